@@ -1,0 +1,12 @@
+/*
+ * The library version as a string, built from the numbers in roi/version.h.
+ */
+#include "roi/version.h"
+
+#define ROI__STR2(x) #x
+#define ROI__STR(x) ROI__STR2(x)
+
+const char *roi_version_string(void) {
+  return ROI__STR(ROI_VERSION_MAJOR) "." ROI__STR(ROI_VERSION_MINOR) "." ROI__STR(
+      ROI_VERSION_PATCH);
+}
