@@ -563,10 +563,6 @@ static void client_run(client *c) {
   CloseHandle(writer);
 }
 
-typedef struct client_thread_arg {
-  client *c;
-} client_thread_arg;
-
 static DWORD WINAPI client_main(void *arg) {
   client_run((client *)arg);
   return 0;
@@ -576,7 +572,7 @@ static DWORD WINAPI client_main(void *arg) {
 /* The echo server that knows only AFD readiness                             */
 
 typedef struct echo_stats {
-  int polls, max_outstanding, stalls, errors, rearm_without_dry;
+  int polls, max_outstanding, stalls, errors;
   unsigned long long echoed;
   char why[160];
 } echo_stats;
@@ -589,7 +585,7 @@ static void echo_serve(HANDLE port, HANDLE afd, SOCKET s, SOCKET base, echo_stat
   static unsigned char ring[RING];
   unsigned long long in = 0, out = 0; /* bytes received and sent so far */
   poll_record *r = (poll_record *)calloc(1, sizeof *r);
-  int eof = 0, saw_disconnect = 0, outstanding = 0;
+  int eof = 0, saw_disconnect = 0;
   double deadline = now_us() + 120e6;
 
   if (!r) {
@@ -611,7 +607,7 @@ static void echo_serve(HANDLE port, HANDLE afd, SOCKET s, SOCKET base, echo_stat
       interest |= AFD_POLL_DISCONNECT;
     if (eof && in == out)
       break;
-    if (outstanding) { /* never two polls on one socket */
+    if (r->pending) { /* never two polls on one socket */
       st->max_outstanding = 2;
       break;
     }
@@ -621,10 +617,9 @@ static void echo_serve(HANDLE port, HANDLE afd, SOCKET s, SOCKET base, echo_stat
       st->errors++;
       break;
     }
-    outstanding = 1;
     st->polls++;
-    if (st->max_outstanding < outstanding)
-      st->max_outstanding = outstanding;
+    if (st->max_outstanding < 1)
+      st->max_outstanding = 1;
     n = await_record(port, r, 5000, &status, &ev);
     if (n != 1 || now_us() > deadline) {
       snprintf(st->why, sizeof st->why,
@@ -633,7 +628,6 @@ static void echo_serve(HANDLE port, HANDLE afd, SOCKET s, SOCKET base, echo_stat
       st->stalls++;
       break; /* the record stays pending; freed below after a cancel */
     }
-    outstanding = 0;
     if (status != ST_SUCCESS || (ev & (AFD_POLL_ABORT | AFD_POLL_LOCAL_CLOSE))) {
       snprintf(st->why, sizeof st->why, "poll status 0x%08lX events 0x%lX",
                (unsigned long)status, (unsigned long)ev);
