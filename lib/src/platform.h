@@ -1,0 +1,42 @@
+/*
+ * The little the portable core needs from the operating system: a mutex, a
+ * thread, a monotonic clock, and whether the process runs under Wine. Each
+ * platform implements it in lib/src/<platform>/platform.c, so that the core
+ * never includes a system header of one platform.
+ */
+#ifndef ROI_SRC_PLATFORM_H
+#define ROI_SRC_PLATFORM_H
+
+#include <stdint.h>
+
+/* A non-recursive mutex. Allocated by roi__mutex_new() and freed by
+ * roi__mutex_free(); the creator owns it. */
+typedef struct roi__mutex roi__mutex;
+
+/* Returns NULL when out of memory. */
+roi__mutex *roi__mutex_new(void);
+void roi__mutex_free(roi__mutex *m);
+void roi__mutex_lock(roi__mutex *m);
+void roi__mutex_unlock(roi__mutex *m);
+
+/* A joinable thread. roi__thread_join() waits for it and frees it. */
+typedef struct roi__thread roi__thread;
+
+/* Returns 0, ROI_ENOMEM, or the mapped system error. */
+int roi__thread_create(roi__thread **out, void (*fn)(void *arg), void *arg);
+void roi__thread_join(roi__thread *t);
+
+/* Milliseconds from an arbitrary fixed point; never goes backwards. */
+uint64_t roi__now_ms(void);
+
+/* Nanoseconds from an arbitrary fixed point, for measurements. */
+uint64_t roi__now_ns(void);
+
+void roi__sleep_ms(unsigned ms);
+
+/* 1 when this Windows process runs under Wine, 0 otherwise (always 0 on
+ * non-Windows platforms). Tests use it for the skips DESIGN.md section 5
+ * allows. */
+int roi__under_wine(void);
+
+#endif /* ROI_SRC_PLATFORM_H */

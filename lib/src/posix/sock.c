@@ -1,0 +1,288 @@
+/*
+ * roi/sock.h for POSIX systems.
+ *
+ * Sockets are created with SOCK_NONBLOCK | SOCK_CLOEXEC where the system has
+ * them (Linux), so no other thread's fork/exec inherits them; sends use
+ * MSG_NOSIGNAL so a closed peer gives ROI_EPIPE, never SIGPIPE.
+ */
+#include "roi/sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "platform.h"
+#include "roi/error.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+static int last_error(void) {
+  return roi_err_from_errno(errno);
+}
+
+#ifndef SOCK_NONBLOCK
+static int set_nonblocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    return last_error();
+  return 0;
+}
+#endif
+
+static int open_socket(int family, int *out) {
+  int fd;
+#ifdef SOCK_NONBLOCK
+  fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return last_error();
+#else
+  int err;
+  fd = socket(family, SOCK_STREAM, 0);
+  if (fd < 0)
+    return last_error();
+  err = set_nonblocking(fd);
+  if (err) {
+    close(fd);
+    return err;
+  }
+#endif
+  *out = fd;
+  return 0;
+}
+
+static void set_nodelay(int fd) {
+  int one = 1;
+  /* Best effort: a socket without Nagle's algorithm is only faster. */
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Fills addr from a numeric IPv4 or IPv6 literal. */
+static int make_addr(const char *host, int port, struct sockaddr_storage *addr,
+                     socklen_t *len) {
+  struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+  if (!host || port < 0 || port > 65535)
+    return ROI_EINVAL;
+  memset(addr, 0, sizeof *addr);
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    *len = sizeof *a4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    *len = sizeof *a6;
+    return 0;
+  }
+  return ROI_EINVAL;
+}
+
+int roi_sock_open_tcp(int ipv6, roi_socket *out) {
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  return open_socket(ipv6 ? AF_INET6 : AF_INET, out);
+}
+
+int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out) {
+  struct sockaddr_storage addr;
+  socklen_t len;
+  int fd = -1, err, one = 1;
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  err = make_addr(host, port, &addr, &len);
+  if (err)
+    return err;
+  err = open_socket(addr.ss_family, &fd);
+  if (err)
+    return err;
+  /* Lets a restarted server bind the port of connections still in TIME_WAIT. */
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&addr, len) != 0 ||
+      listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+    err = last_error();
+    close(fd);
+    return err;
+  }
+  *out = fd;
+  return 0;
+}
+
+int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
+  struct sockaddr_storage addr;
+  socklen_t len;
+  int fd = -1, err;
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  err = make_addr(host, port, &addr, &len);
+  if (err)
+    return err;
+  err = open_socket(addr.ss_family, &fd);
+  if (err)
+    return err;
+  set_nodelay(fd);
+  if (connect(fd, (struct sockaddr *)&addr, len) != 0 && errno != EINPROGRESS) {
+    err = last_error();
+    close(fd);
+    return err;
+  }
+  *out = fd;
+  return 0;
+}
+
+int roi_sock_accept(roi_socket listener, roi_socket *out) {
+  int fd;
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  if (listener == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+#ifdef SOCK_NONBLOCK
+  do
+    fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return errno == EWOULDBLOCK ? ROI_EAGAIN : last_error();
+#else
+  int err;
+  do
+    fd = accept(listener, NULL, NULL);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return errno == EWOULDBLOCK ? ROI_EAGAIN : last_error();
+  err = set_nonblocking(fd);
+  if (err) {
+    close(fd);
+    return err;
+  }
+#endif
+  set_nodelay(fd);
+  *out = fd;
+  return 0;
+}
+
+int roi_sock_local_port(roi_socket s) {
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof addr;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  if (getsockname(s, (struct sockaddr *)&addr, &len) != 0)
+    return last_error();
+  if (addr.ss_family == AF_INET)
+    return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+  if (addr.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+  return ROI_EAFNOSUPPORT;
+}
+
+int roi_sock_pair_tcp(roi_socket out[2]) {
+  roi_socket l = ROI_INVALID_SOCKET, c = ROI_INVALID_SOCKET, a = ROI_INVALID_SOCKET;
+  int err, port, tries;
+  if (!out)
+    return ROI_EINVAL;
+  out[0] = out[1] = ROI_INVALID_SOCKET;
+  err = roi_sock_listen_tcp("127.0.0.1", 0, 1, &l);
+  if (err)
+    goto fail;
+  port = roi_sock_local_port(l);
+  if (port < 0) {
+    err = port;
+    goto fail;
+  }
+  err = roi_sock_connect_tcp("127.0.0.1", port, &c);
+  if (err)
+    goto fail;
+  /* A loopback connect completes in the kernel at once, but the accept queue
+   * may take a moment to show it; retry briefly rather than block. */
+  for (tries = 0; tries < 2000; tries++) {
+    err = roi_sock_accept(l, &a);
+    if (err != ROI_EAGAIN)
+      break;
+    roi__sleep_ms(1);
+  }
+  if (err)
+    goto fail;
+  close(l);
+  out[0] = c;
+  out[1] = a;
+  return 0;
+fail:
+  if (c != ROI_INVALID_SOCKET)
+    close(c);
+  if (l != ROI_INVALID_SOCKET)
+    close(l);
+  return err;
+}
+
+int roi_sock_send(roi_socket s, const void *buf, size_t len) {
+  ssize_t n;
+  if ((!buf && len > 0) || len > INT32_MAX)
+    return ROI_EINVAL;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  do
+    n = send(s, buf, len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return errno == EWOULDBLOCK ? ROI_EAGAIN : last_error();
+  return (int)n;
+}
+
+int roi_sock_recv(roi_socket s, void *buf, size_t len) {
+  ssize_t n;
+  if ((!buf && len > 0) || len > INT32_MAX)
+    return ROI_EINVAL;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  do
+    n = recv(s, buf, len, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return errno == EWOULDBLOCK ? ROI_EAGAIN : last_error();
+  return (int)n;
+}
+
+int roi_sock_shutdown_write(roi_socket s) {
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  return shutdown(s, SHUT_WR) == 0 ? 0 : last_error();
+}
+
+int roi_sock_error(roi_socket s) {
+  int soerr = 0;
+  socklen_t len = sizeof soerr;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+    return last_error();
+  return roi_err_from_errno(soerr);
+}
+
+int roi_sock_close(roi_socket s) {
+  if (s == ROI_INVALID_SOCKET)
+    return 0;
+  /* On Linux the descriptor is released even when close() reports an error,
+   * so it must not be retried on EINTR. */
+  return close(s) == 0 ? 0 : last_error();
+}
+
+int roi_sock_abort(roi_socket s) {
+  struct linger lg;
+  if (s == ROI_INVALID_SOCKET)
+    return 0;
+  lg.l_onoff = 1;
+  lg.l_linger = 0;
+  (void)setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  return roi_sock_close(s);
+}
