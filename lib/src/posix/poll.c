@@ -319,6 +319,21 @@ static int reserve_fds(pl_poller *pl, size_t n) {
   return 0;
 }
 
+/* The socket's pending error. Wine's WSAPoll reports a reset connection with
+ * SO_ERROR still 0; a one-byte MSG_PEEK then tells the reason without
+ * consuming data. */
+static int socket_error(roi_socket s) {
+  int err = roi_sock_error(s);
+#ifdef _WIN32
+  if (err == 0) {
+    char c;
+    if (recv((SOCKET)s, &c, 1, MSG_PEEK) == SOCKET_ERROR && WSAGetLastError() != WSAEWOULDBLOCK)
+      err = pl_last_error();
+  }
+#endif
+  return err;
+}
+
 /* Turns one descriptor's revents into an event; returns 1 if there is one. */
 static int translate(pl_sock *rec, short re, roi_poll_event *out) {
   uint32_t ev = 0;
@@ -337,13 +352,13 @@ static int translate(pl_sock *rec, short re, roi_poll_event *out) {
 #endif
   if (re & POLLERR) {
     ev |= ROI_POLL_ERROR;
-    out->error = roi_sock_error((roi_socket)rec->node.key);
+    out->error = socket_error((roi_socket)rec->node.key);
   }
   if (re & POLLHUP) {
 #ifdef _WIN32
     /* WSAPoll: POLLHUP is also a graceful close by the peer. */
     if (!(ev & ROI_POLL_ERROR)) {
-      int err = roi_sock_error((roi_socket)rec->node.key);
+      int err = socket_error((roi_socket)rec->node.key);
       if (err == 0) {
         ev |= ROI_POLL_RDHUP | ROI_POLL_READABLE;
       } else {
@@ -351,7 +366,12 @@ static int translate(pl_sock *rec, short re, roi_poll_event *out) {
         out->error = err;
       }
     } else {
+      /* POLLHUP with POLLERR is WSAPoll's report of an aborted connection; the
+       * afd backend maps AFD_POLL_ABORT the same way. Wine leaves SO_ERROR at
+       * 0 there (NOTES.md), so the reason is supplied here. */
       ev |= ROI_POLL_HANGUP;
+      if (out->error == 0)
+        out->error = ROI_ECONNRESET;
     }
 #else
     ev |= ROI_POLL_HANGUP;

@@ -1,0 +1,315 @@
+/*
+ * roi/sock.h for Windows (Winsock 2).
+ *
+ * Sockets are made with WSA_FLAG_OVERLAPPED (so the afd backend may poll
+ * them) and WSA_FLAG_NO_HANDLE_INHERIT, then switched to non-blocking mode.
+ * Listeners use SO_EXCLUSIVEADDRUSE: Windows' SO_REUSEADDR would let another
+ * socket take over a port that is in use.
+ */
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600
+#endif
+#define WIN32_LEAN_AND_MEAN
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+
+#include <string.h>
+
+#include "platform.h"
+#include "roi/error.h"
+#include "roi/sock.h"
+#include "win/winsock.h"
+
+#ifdef _MSC_VER
+#pragma comment(lib, "ws2_32.lib")
+#endif
+
+#ifndef WSA_FLAG_NO_HANDLE_INHERIT
+#define WSA_FLAG_NO_HANDLE_INHERIT 0x80
+#endif
+
+static SRWLOCK winsock_lock = SRWLOCK_INIT;
+static long winsock_refs;
+
+int roi__winsock_acquire(void) {
+  int err = 0;
+  AcquireSRWLockExclusive(&winsock_lock);
+  if (winsock_refs == 0) {
+    WSADATA data;
+    int r = WSAStartup(MAKEWORD(2, 2), &data);
+    if (r != 0)
+      err = roi_err_from_win32((uint32_t)r);
+  }
+  if (!err)
+    winsock_refs++;
+  ReleaseSRWLockExclusive(&winsock_lock);
+  return err;
+}
+
+void roi__winsock_release(void) {
+  AcquireSRWLockExclusive(&winsock_lock);
+  /* A socket closed here that roi did not create would release a reference it
+   * never took; never let the count go below zero for it. */
+  if (winsock_refs > 0 && --winsock_refs == 0)
+    WSACleanup();
+  ReleaseSRWLockExclusive(&winsock_lock);
+}
+
+static int last_error(void) {
+  return roi_err_from_win32((uint32_t)WSAGetLastError());
+}
+
+static int set_nonblocking(SOCKET s) {
+  u_long one = 1;
+  return ioctlsocket(s, FIONBIO, &one) == 0 ? 0 : last_error();
+}
+
+static void set_nodelay(SOCKET s) {
+  BOOL one = TRUE;
+  /* Best effort: a socket without Nagle's algorithm is only faster. */
+  (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+}
+
+/* Closes a socket made here and gives back its Winsock reference. */
+static int close_socket(SOCKET s) {
+  int err = closesocket(s) == 0 ? 0 : last_error();
+  roi__winsock_release();
+  return err;
+}
+
+static int open_socket(int family, SOCKET *out) {
+  SOCKET s;
+  int err = roi__winsock_acquire();
+  if (err)
+    return err;
+  s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                 WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) {
+    err = last_error();
+    roi__winsock_release();
+    return err;
+  }
+  err = set_nonblocking(s);
+  if (err) {
+    close_socket(s);
+    return err;
+  }
+  *out = s;
+  return 0;
+}
+
+/* Fills addr from a numeric IPv4 or IPv6 literal. */
+static int make_addr(const char *host, int port, struct sockaddr_storage *addr, int *len) {
+  struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+  if (!host || port < 0 || port > 65535)
+    return ROI_EINVAL;
+  memset(addr, 0, sizeof *addr);
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((u_short)port);
+    *len = (int)sizeof *a4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((u_short)port);
+    *len = (int)sizeof *a6;
+    return 0;
+  }
+  return ROI_EINVAL;
+}
+
+int roi_sock_open_tcp(int ipv6, roi_socket *out) {
+  SOCKET s;
+  int err;
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  err = open_socket(ipv6 ? AF_INET6 : AF_INET, &s);
+  if (!err)
+    *out = (roi_socket)s;
+  return err;
+}
+
+int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out) {
+  struct sockaddr_storage addr;
+  BOOL one = TRUE;
+  SOCKET s;
+  int len, err;
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  err = make_addr(host, port, &addr, &len);
+  if (err)
+    return err;
+  err = open_socket(addr.ss_family, &s);
+  if (err)
+    return err;
+  (void)setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one, sizeof one);
+  if (bind(s, (struct sockaddr *)&addr, len) != 0 ||
+      listen(s, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+    err = last_error();
+    close_socket(s);
+    return err;
+  }
+  *out = (roi_socket)s;
+  return 0;
+}
+
+int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
+  struct sockaddr_storage addr;
+  SOCKET s;
+  int len, err;
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  err = make_addr(host, port, &addr, &len);
+  if (err)
+    return err;
+  err = open_socket(addr.ss_family, &s);
+  if (err)
+    return err;
+  set_nodelay(s);
+  if (connect(s, (struct sockaddr *)&addr, len) != 0 &&
+      WSAGetLastError() != WSAEWOULDBLOCK) {
+    err = last_error();
+    close_socket(s);
+    return err;
+  }
+  *out = (roi_socket)s;
+  return 0;
+}
+
+int roi_sock_accept(roi_socket listener, roi_socket *out) {
+  SOCKET s;
+  int err;
+  if (!out)
+    return ROI_EINVAL;
+  *out = ROI_INVALID_SOCKET;
+  if (listener == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  err = roi__winsock_acquire();
+  if (err)
+    return err;
+  s = accept((SOCKET)listener, NULL, NULL);
+  if (s == INVALID_SOCKET) {
+    err = WSAGetLastError() == WSAEWOULDBLOCK ? ROI_EAGAIN : last_error();
+    roi__winsock_release();
+    return err;
+  }
+  err = set_nonblocking(s);
+  if (err) {
+    close_socket(s);
+    return err;
+  }
+  set_nodelay(s);
+  *out = (roi_socket)s;
+  return 0;
+}
+
+int roi_sock_local_port(roi_socket s) {
+  struct sockaddr_storage addr;
+  int len = (int)sizeof addr;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  if (getsockname((SOCKET)s, (struct sockaddr *)&addr, &len) != 0)
+    return last_error();
+  if (addr.ss_family == AF_INET)
+    return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+  if (addr.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+  return ROI_EAFNOSUPPORT;
+}
+
+int roi_sock_pair_tcp(roi_socket out[2]) {
+  roi_socket l = ROI_INVALID_SOCKET, c = ROI_INVALID_SOCKET, a = ROI_INVALID_SOCKET;
+  int err, port, tries;
+  if (!out)
+    return ROI_EINVAL;
+  out[0] = out[1] = ROI_INVALID_SOCKET;
+  err = roi_sock_listen_tcp("127.0.0.1", 0, 1, &l);
+  if (err)
+    goto fail;
+  port = roi_sock_local_port(l);
+  if (port < 0) {
+    err = port;
+    goto fail;
+  }
+  err = roi_sock_connect_tcp("127.0.0.1", port, &c);
+  if (err)
+    goto fail;
+  /* The connect is non-blocking; its accept shows up shortly. */
+  for (tries = 0; tries < 2000; tries++) {
+    err = roi_sock_accept(l, &a);
+    if (err != ROI_EAGAIN)
+      break;
+    Sleep(1);
+  }
+  if (err)
+    goto fail;
+  roi_sock_close(l);
+  out[0] = c;
+  out[1] = a;
+  return 0;
+fail:
+  roi_sock_close(c);
+  roi_sock_close(l);
+  return err;
+}
+
+int roi_sock_send(roi_socket s, const void *buf, size_t len) {
+  int n;
+  if ((!buf && len > 0) || len > INT32_MAX)
+    return ROI_EINVAL;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  n = send((SOCKET)s, (const char *)buf, (int)len, 0);
+  if (n == SOCKET_ERROR)
+    return WSAGetLastError() == WSAEWOULDBLOCK ? ROI_EAGAIN : last_error();
+  return n;
+}
+
+int roi_sock_recv(roi_socket s, void *buf, size_t len) {
+  int n;
+  if ((!buf && len > 0) || len > INT32_MAX)
+    return ROI_EINVAL;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  n = recv((SOCKET)s, (char *)buf, (int)len, 0);
+  if (n == SOCKET_ERROR)
+    return WSAGetLastError() == WSAEWOULDBLOCK ? ROI_EAGAIN : last_error();
+  return n;
+}
+
+int roi_sock_shutdown_write(roi_socket s) {
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  return shutdown((SOCKET)s, SD_SEND) == 0 ? 0 : last_error();
+}
+
+int roi_sock_error(roi_socket s) {
+  int soerr = 0, len = (int)sizeof soerr;
+  if (s == ROI_INVALID_SOCKET)
+    return ROI_EBADF;
+  if (getsockopt((SOCKET)s, SOL_SOCKET, SO_ERROR, (char *)&soerr, &len) != 0)
+    return last_error();
+  return roi_err_from_win32((uint32_t)soerr);
+}
+
+int roi_sock_close(roi_socket s) {
+  if (s == ROI_INVALID_SOCKET)
+    return 0;
+  return close_socket((SOCKET)s);
+}
+
+int roi_sock_abort(roi_socket s) {
+  struct linger lg;
+  if (s == ROI_INVALID_SOCKET)
+    return 0;
+  lg.l_onoff = 1;
+  lg.l_linger = 0;
+  (void)setsockopt((SOCKET)s, SOL_SOCKET, SO_LINGER, (const char *)&lg, sizeof lg);
+  return close_socket((SOCKET)s);
+}

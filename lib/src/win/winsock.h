@@ -1,0 +1,16 @@
+/*
+ * Winsock start-up, owned by the library.
+ *
+ * Every object that needs Winsock (a socket made by roi_sock_*, a poller)
+ * takes one reference and gives it back when it is closed; WSAStartup runs on
+ * the first reference and WSACleanup after the last, so callers never call
+ * either.
+ */
+#ifndef ROI_SRC_WIN_WINSOCK_H
+#define ROI_SRC_WIN_WINSOCK_H
+
+/* Returns 0 or the mapped WSAStartup error. */
+int roi__winsock_acquire(void);
+void roi__winsock_release(void);
+
+#endif /* ROI_SRC_WIN_WINSOCK_H */
