@@ -107,7 +107,9 @@ ROI_EXTERN int roi_sock_shutdown_write(roi_socket s);
 ROI_EXTERN int roi_sock_error(roi_socket s);
 
 /**
- * Closes a socket. ROI_INVALID_SOCKET is ignored and returns 0.
+ * Closes a socket made by these calls (on Windows it also gives back the
+ * socket's Winsock reference, so close other sockets with closesocket()).
+ * ROI_INVALID_SOCKET is ignored and returns 0.
  *
  * @return 0 or a mapped system error (the socket is gone either way).
  */

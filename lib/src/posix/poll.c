@@ -27,6 +27,8 @@
 #define WIN32_LEAN_AND_MEAN
 #include <winsock2.h>
 #include <windows.h>
+
+#include "win/winsock.h"
 #else
 #include <errno.h>
 #include <fcntl.h>
@@ -169,17 +171,15 @@ static void wake_close(pl_poller *pl) {
 
 /* ROI_EBADF for a closed descriptor, ROI_ENOTSOCK for a non-socket. */
 static int check_socket(roi_socket s) {
-  int type;
 #ifdef _WIN32
-  int len = (int)sizeof type;
-  if (getsockopt((SOCKET)s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0)
-    return pl_last_error();
+  return roi__winsock_check(s);
 #else
+  int type;
   socklen_t len = sizeof type;
   if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
     return pl_last_error();
-#endif
   return 0;
+#endif
 }
 
 static int pl_create(roi_poller **out) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "roi/error.h"
+#include "win/winsock.h"
 
 #ifndef SIO_BASE_HANDLE
 #define SIO_BASE_HANDLE 0x48000022UL
@@ -189,10 +190,10 @@ void roi__afd_cancel(HANDLE afd, roi__io_status *iosb) {
 int roi__afd_base_socket(SOCKET s, SOCKET *base) {
   SOCKET b = INVALID_SOCKET;
   DWORD bytes;
-  int type, len = (int)sizeof type;
   /* Tell "not a socket" apart from "a socket whose base is hidden". */
-  if (getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0)
-    return roi_err_from_win32((uint32_t)WSAGetLastError());
+  int err = roi__winsock_check((uintptr_t)s);
+  if (err)
+    return err;
   if (WSAIoctl(s, SIO_BASE_HANDLE, NULL, 0, &b, sizeof b, &bytes, NULL, NULL) == 0 &&
       b != INVALID_SOCKET) {
     *base = b;

@@ -60,6 +60,16 @@ static int last_error(void) {
   return roi_err_from_win32((uint32_t)WSAGetLastError());
 }
 
+int roi__winsock_check(uintptr_t s) {
+  int type, len = (int)sizeof type;
+  DWORD flags;
+  if (getsockopt((SOCKET)s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0)
+    return 0;
+  if (WSAGetLastError() == WSAENOTSOCK && !GetHandleInformation((HANDLE)s, &flags))
+    return ROI_EBADF;
+  return last_error();
+}
+
 static int set_nonblocking(SOCKET s) {
   u_long one = 1;
   return ioctlsocket(s, FIONBIO, &one) == 0 ? 0 : last_error();
