@@ -19,15 +19,24 @@
  *   changes, not with the number registered (epoll and afd; the poll backend
  *   is O(registered) by nature and exists for portability).
  *
+ * - One difference between platforms is left as the systems have it: a TCP
+ *   socket that was never connected (socket() only) is reported at once as
+ *   WRITABLE | HANGUP on Linux and not at all on Windows. Register a socket
+ *   once it listens or its connect has started.
+ *
  * Threads: a poller belongs to one thread. Only roi_poller_wake() may be called
  * from other threads, and only while the poller is open.
  *
- * Sockets: the caller owns every socket it registers and must keep it open
- * while it is registered. Remove a socket before closing it. Closing a
- * registered socket is safe (no crash, no event for anyone else, the socket
- * simply stops producing events) but it stays registered until removed, so
+ * Sockets: the caller owns every socket it registers. Remove a socket before
+ * closing it. Closing a registered socket is safe (no crash, no leak, the
+ * socket stops producing events) but it stays registered until removed, so
  * adding a new socket that reuses the handle value fails with ROI_EEXIST until
- * roi_poller_remove() has been called for the old one.
+ * roi_poller_remove() has been called for the old one. One thing no backend
+ * but epoll can prevent: if the closed socket's handle value is taken by a new
+ * socket before roi_poller_remove(), the poll and afd backends cannot tell the
+ * two apart and report the new socket's readiness under the old token (poll()
+ * and AFD watch a handle value; epoll drops a closed descriptor in the
+ * kernel). Removing before closing rules this out.
  */
 #ifndef ROI_POLLER_H
 #define ROI_POLLER_H
@@ -93,14 +102,14 @@ typedef struct roi_poll_event {
 
 /* Counters, for monitoring and for the tests that check the afd record pool. */
 typedef struct roi_poller_stats {
-  size_t sockets;      /* registered sockets */
-  size_t records;      /* per-socket records allocated (registered + zombies) */
-  size_t blocks;       /* record pool blocks allocated */
-  size_t zombies;      /* removed sockets whose final completion has not come (afd) */
-  size_t in_flight;    /* kernel poll operations outstanding (afd) */
-  size_t helpers;      /* \Device\Afd helper handles open (afd) */
-  uint64_t stale;      /* completions rejected by the generation check (afd) */
-  uint64_t submits;    /* poll submissions or epoll_ctl calls made so far */
+  size_t sockets;   /* registered sockets */
+  size_t records;   /* per-socket records allocated (registered + zombies) */
+  size_t blocks;    /* record pool blocks allocated */
+  size_t zombies;   /* removed sockets whose final completion has not come (afd) */
+  size_t in_flight; /* kernel poll operations outstanding (afd) */
+  size_t helpers;   /* \Device\Afd helper handles open (afd) */
+  uint64_t stale;   /* completions rejected by the generation check (afd) */
+  uint64_t submits; /* poll submissions or epoll_ctl calls made so far */
 } roi_poller_stats;
 
 typedef struct roi_poller roi_poller;

@@ -39,7 +39,8 @@ ROI_EXTERN int roi_sock_open_tcp(int ipv6, roi_socket *out);
  * @return 0; ROI_EINVAL for a NULL host/out, a port outside 0..65535 or a host
  *         that is not a numeric address; ROI_EADDRINUSE...
  */
-ROI_EXTERN int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out);
+ROI_EXTERN int roi_sock_listen_tcp(const char *host, int port, int backlog,
+                                   roi_socket *out);
 
 /**
  * Starts a non-blocking TCP connect to host:port. The socket is usable at once;

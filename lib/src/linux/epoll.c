@@ -335,6 +335,6 @@ static void ep_stats(const roi_poller *p, roi_poller_stats *out) {
 }
 
 const roi__backend roi__backend_epoll = {
-    "epoll", ep_create, ep_close,  ep_free, ep_add,
-    ep_modify, ep_remove, ep_wait, ep_wake, ep_stats,
+    "epoll",   ep_create, ep_close, ep_free, ep_add,
+    ep_modify, ep_remove, ep_wait,  ep_wake, ep_stats,
 };

@@ -94,10 +94,10 @@ typedef struct pl_poller {
   roi__wakeq wakeq;
   pl_sock **socks; /* the registered records, dense */
   size_t nsocks, socks_cap;
-  pl_pollfd *fds;   /* rebuilt on every wait; fds[0] is the wake channel */
-  pl_sock **owner;  /* owner[i] is the record of fds[i] (NULL for slot 0) */
+  pl_pollfd *fds;  /* rebuilt on every wait; fds[0] is the wake channel */
+  pl_sock **owner; /* owner[i] is the record of fds[i] (NULL for slot 0) */
   size_t fds_cap;
-  size_t cursor;    /* where the next scan of ready sockets starts */
+  size_t cursor; /* where the next scan of ready sockets starts */
   roi_socket wake_rd, wake_wr;
   uint64_t polls;
 } pl_poller;
@@ -327,7 +327,8 @@ static int socket_error(roi_socket s) {
 #ifdef _WIN32
   if (err == 0) {
     char c;
-    if (recv((SOCKET)s, &c, 1, MSG_PEEK) == SOCKET_ERROR && WSAGetLastError() != WSAEWOULDBLOCK)
+    if (recv((SOCKET)s, &c, 1, MSG_PEEK) == SOCKET_ERROR &&
+        WSAGetLastError() != WSAEWOULDBLOCK)
       err = pl_last_error();
   }
 #endif
@@ -452,6 +453,6 @@ static void pl_stats(const roi_poller *p, roi_poller_stats *out) {
 }
 
 const roi__backend roi__backend_poll = {
-    "poll", pl_create, pl_close, pl_free, pl_add,
-    pl_modify, pl_remove, pl_wait, pl_wake, pl_stats,
+    "poll",    pl_create, pl_close, pl_free, pl_add,
+    pl_modify, pl_remove, pl_wait,  pl_wake, pl_stats,
 };

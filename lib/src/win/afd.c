@@ -44,20 +44,15 @@ typedef roi__ntstatus(NTAPI *fn_remove_io_completion_ex)(HANDLE port,
                                                          ULONG count, ULONG *removed,
                                                          LARGE_INTEGER *timeout,
                                                          BOOLEAN alertable);
-typedef roi__ntstatus(NTAPI *fn_device_io_control_file)(HANDLE file, HANDLE event,
-                                                        void *apc_routine, void *apc_context,
-                                                        roi__io_status *iosb, ULONG code,
-                                                        void *in, ULONG in_len, void *out,
-                                                        ULONG out_len);
+typedef roi__ntstatus(NTAPI *fn_device_io_control_file)(
+    HANDLE file, HANDLE event, void *apc_routine, void *apc_context, roi__io_status *iosb,
+    ULONG code, void *in, ULONG in_len, void *out, ULONG out_len);
 typedef roi__ntstatus(NTAPI *fn_cancel_io_file_ex)(HANDLE file, roi__io_status *request,
                                                    roi__io_status *iosb);
-typedef roi__ntstatus(NTAPI *fn_create_file)(HANDLE *file, ACCESS_MASK access,
-                                             object_attributes *attributes,
-                                             roi__io_status *iosb,
-                                             LARGE_INTEGER *allocation_size,
-                                             ULONG file_attributes, ULONG share_access,
-                                             ULONG disposition, ULONG options,
-                                             void *ea_buffer, ULONG ea_length);
+typedef roi__ntstatus(NTAPI *fn_create_file)(
+    HANDLE *file, ACCESS_MASK access, object_attributes *attributes, roi__io_status *iosb,
+    LARGE_INTEGER *allocation_size, ULONG file_attributes, ULONG share_access,
+    ULONG disposition, ULONG options, void *ea_buffer, ULONG ea_length);
 
 static fn_set_io_completion p_set;
 static fn_remove_io_completion_ex p_remove;
@@ -131,7 +126,8 @@ int roi__port_wait(HANDLE port, roi__completion *entries, ULONG max, int timeout
   return nt_error(st);
 }
 
-int roi__port_post(HANDLE port, ULONG_PTR key, ULONG_PTR apc_context, ULONG_PTR information) {
+int roi__port_post(HANDLE port, ULONG_PTR key, ULONG_PTR apc_context,
+                   ULONG_PTR information) {
   roi__ntstatus st = p_set(port, key, apc_context, ROI__ST_SUCCESS, information);
   return st == ROI__ST_SUCCESS ? 0 : nt_error(st);
 }

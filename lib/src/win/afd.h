@@ -71,7 +71,8 @@ int roi__port_create(HANDLE *out);
 int roi__port_wait(HANDLE port, roi__completion *entries, ULONG max, int timeout_ms);
 
 /* Queues a packet of our own (NtSetIoCompletion). Returns 0 or a mapped error. */
-int roi__port_post(HANDLE port, ULONG_PTR key, ULONG_PTR apc_context, ULONG_PTR information);
+int roi__port_post(HANDLE port, ULONG_PTR key, ULONG_PTR apc_context,
+                   ULONG_PTR information);
 
 /* Opens a \Device\Afd helper handle whose completions go to port with key.
  * Returns 0 or a mapped error. */

@@ -91,11 +91,11 @@ typedef struct afd_sock {
   uint32_t interest;
   ULONG submitted; /* the AFD events of the poll in flight */
   uint16_t generation;
-  unsigned char in_flight;  /* a packet will come for this record */
-  unsigned char cancelling; /* a cancel was issued for that poll */
-  unsigned char state;      /* SOCK_* */
-  unsigned char zombie;     /* removed; freed when its packet comes */
-  unsigned char queued;     /* on the update queue */
+  unsigned char in_flight;      /* a packet will come for this record */
+  unsigned char cancelling;     /* a cancel was issued for that poll */
+  unsigned char state;          /* SOCK_* */
+  unsigned char zombie;         /* removed; freed when its packet comes */
+  unsigned char queued;         /* on the update queue */
   struct afd_sock *prev, *next; /* update queue, or zombie list */
 } afd_sock;
 
@@ -117,8 +117,8 @@ typedef struct afd_poller {
   uint16_t next_generation;
   uint64_t stale;
   uint64_t submits;
-  int winsock;     /* holds a Winsock reference */
-  int leaked;      /* teardown gave up on in-flight polls */
+  int winsock; /* holds a Winsock reference */
+  int leaked;  /* teardown gave up on in-flight polls */
   roi__completion entries[AFD_MAX_BATCH];
 } afd_poller;
 
@@ -626,6 +626,6 @@ static void afd_stats(const roi_poller *p, roi_poller_stats *out) {
 }
 
 const roi__backend roi__backend_afd = {
-    "afd", afd_create, afd_close, afd_free, afd_add,
-    afd_modify, afd_remove, afd_wait, afd_wake, afd_stats,
+    "afd",      afd_create, afd_close, afd_free, afd_add,
+    afd_modify, afd_remove, afd_wait,  afd_wake, afd_stats,
 };
