@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "platform.h"
 #include "roi/error.h"
 
 #ifndef MSG_NOSIGNAL
@@ -184,45 +183,6 @@ int roi_sock_local_port(roi_socket s) {
   if (addr.ss_family == AF_INET6)
     return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
   return ROI_EAFNOSUPPORT;
-}
-
-int roi_sock_pair_tcp(roi_socket out[2]) {
-  roi_socket l = ROI_INVALID_SOCKET, c = ROI_INVALID_SOCKET, a = ROI_INVALID_SOCKET;
-  int err, port, tries;
-  if (!out)
-    return ROI_EINVAL;
-  out[0] = out[1] = ROI_INVALID_SOCKET;
-  err = roi_sock_listen_tcp("127.0.0.1", 0, 1, &l);
-  if (err)
-    goto fail;
-  port = roi_sock_local_port(l);
-  if (port < 0) {
-    err = port;
-    goto fail;
-  }
-  err = roi_sock_connect_tcp("127.0.0.1", port, &c);
-  if (err)
-    goto fail;
-  /* A loopback connect completes in the kernel at once, but the accept queue
-   * may take a moment to show it; retry briefly rather than block. */
-  for (tries = 0; tries < 2000; tries++) {
-    err = roi_sock_accept(l, &a);
-    if (err != ROI_EAGAIN)
-      break;
-    roi__sleep_ms(1);
-  }
-  if (err)
-    goto fail;
-  close(l);
-  out[0] = c;
-  out[1] = a;
-  return 0;
-fail:
-  if (c != ROI_INVALID_SOCKET)
-    close(c);
-  if (l != ROI_INVALID_SOCKET)
-    close(l);
-  return err;
 }
 
 int roi_sock_send(roi_socket s, const void *buf, size_t len) {

@@ -16,7 +16,6 @@
 
 #include <string.h>
 
-#include "platform.h"
 #include "roi/error.h"
 #include "roi/sock.h"
 #include "win/winsock.h"
@@ -231,42 +230,6 @@ int roi_sock_local_port(roi_socket s) {
   if (addr.ss_family == AF_INET6)
     return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
   return ROI_EAFNOSUPPORT;
-}
-
-int roi_sock_pair_tcp(roi_socket out[2]) {
-  roi_socket l = ROI_INVALID_SOCKET, c = ROI_INVALID_SOCKET, a = ROI_INVALID_SOCKET;
-  int err, port, tries;
-  if (!out)
-    return ROI_EINVAL;
-  out[0] = out[1] = ROI_INVALID_SOCKET;
-  err = roi_sock_listen_tcp("127.0.0.1", 0, 1, &l);
-  if (err)
-    goto fail;
-  port = roi_sock_local_port(l);
-  if (port < 0) {
-    err = port;
-    goto fail;
-  }
-  err = roi_sock_connect_tcp("127.0.0.1", port, &c);
-  if (err)
-    goto fail;
-  /* The connect is non-blocking; its accept shows up shortly. */
-  for (tries = 0; tries < 2000; tries++) {
-    err = roi_sock_accept(l, &a);
-    if (err != ROI_EAGAIN)
-      break;
-    Sleep(1);
-  }
-  if (err)
-    goto fail;
-  roi_sock_close(l);
-  out[0] = c;
-  out[1] = a;
-  return 0;
-fail:
-  roi_sock_close(c);
-  roi_sock_close(l);
-  return err;
 }
 
 int roi_sock_send(roi_socket s, const void *buf, size_t len) {
