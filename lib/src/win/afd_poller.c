@@ -107,6 +107,7 @@ typedef struct afd_poller {
   roi_poller base;
   HANDLE port;
   afd_group *groups; /* groups with room first, full ones at the tail */
+  afd_group *groups_tail;
   size_t ngroups;
   roi__sockmap map;
   roi__pool pool;
@@ -206,6 +207,8 @@ static void group_unlink(afd_poller *ap, afd_group *g) {
     ap->groups = g->next;
   if (g->next)
     g->next->prev = g->prev;
+  else
+    ap->groups_tail = g->prev;
   g->prev = g->next = NULL;
 }
 
@@ -214,20 +217,19 @@ static void group_push_front(afd_poller *ap, afd_group *g) {
   g->next = ap->groups;
   if (ap->groups)
     ap->groups->prev = g;
+  else
+    ap->groups_tail = g;
   ap->groups = g;
 }
 
 static void group_push_back(afd_poller *ap, afd_group *g) {
-  afd_group *t = ap->groups;
-  if (!t) {
-    group_push_front(ap, g);
-    return;
-  }
-  while (t->next)
-    t = t->next;
-  t->next = g;
-  g->prev = t;
   g->next = NULL;
+  g->prev = ap->groups_tail;
+  if (ap->groups_tail)
+    ap->groups_tail->next = g;
+  else
+    ap->groups = g;
+  ap->groups_tail = g;
 }
 
 /* A group with room for one more socket: the head of the list, or a new one. */

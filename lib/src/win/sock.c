@@ -88,7 +88,7 @@ static int close_socket(SOCKET s) {
 }
 
 static int open_socket(int family, SOCKET *out) {
-  SOCKET s;
+  SOCKET s = INVALID_SOCKET;
   int err = roi__winsock_acquire();
   if (err)
     return err;
@@ -131,7 +131,7 @@ static int make_addr(const char *host, int port, struct sockaddr_storage *addr, 
 }
 
 int roi_sock_open_tcp(int ipv6, roi_socket *out) {
-  SOCKET s;
+  SOCKET s = INVALID_SOCKET;
   int err;
   if (!out)
     return ROI_EINVAL;
@@ -145,7 +145,7 @@ int roi_sock_open_tcp(int ipv6, roi_socket *out) {
 int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out) {
   struct sockaddr_storage addr;
   BOOL one = TRUE;
-  SOCKET s;
+  SOCKET s = INVALID_SOCKET;
   int len, err;
   if (!out)
     return ROI_EINVAL;
@@ -169,7 +169,7 @@ int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out
 
 int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
   struct sockaddr_storage addr;
-  SOCKET s;
+  SOCKET s = INVALID_SOCKET;
   int len, err;
   if (!out)
     return ROI_EINVAL;
@@ -192,7 +192,7 @@ int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
 }
 
 int roi_sock_accept(roi_socket listener, roi_socket *out) {
-  SOCKET s;
+  SOCKET s = INVALID_SOCKET;
   int err;
   if (!out)
     return ROI_EINVAL;
