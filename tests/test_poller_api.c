@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "poller_util.h"
 #include "roi_test.h"
@@ -358,6 +359,34 @@ ROI_TEST(stats_follow_registrations) {
   roi_poller_destroy(p);
 }
 
+/* A layered service provider that hides the base socket makes the afd backend
+ * refuse the socket with ROI_ELSP, whose message names the cause, rather than
+ * fall back silently. No such provider exists under Wine (or on a test machine
+ * as a rule), so the library's test hook makes every base socket "hidden".
+ * The other backends never look for a base socket and accept the socket. */
+ROI_TEST(hidden_base_socket_is_elsp) {
+  roi_socket pair[2];
+  int err, is_afd;
+  roi_poller *p = new_poller();
+  ROI_ASSERT_TRUE(p != NULL);
+  is_afd = strcmp(roi_poller_backend(p), "afd") == 0;
+  ROI_ASSERT_EQ(roi_sock_pair_tcp(pair), 0);
+  roi__test_hide_base_socket = 1;
+  err = roi_poller_add(p, pair[0], ROI_POLL_READABLE, 1);
+  roi__test_hide_base_socket = 0;
+  ROI_ASSERT_EQ(err, is_afd ? ROI_ELSP : 0);
+  ROI_ASSERT_TRUE(strstr(roi_strerror(ROI_ELSP), "layered service provider") != NULL);
+  /* Without the hook the same socket is accepted, and the refused add left
+   * nothing registered behind. */
+  ROI_ASSERT_EQ(roi_poller_add(p, pair[1], ROI_POLL_READABLE, 2), 0);
+  if (is_afd)
+    ROI_ASSERT_EQ(roi_poller_add(p, pair[0], ROI_POLL_READABLE, 1), 0);
+  ROI_ASSERT_EQ(roi_poller_remove(p, pair[0]), 0);
+  ROI_ASSERT_EQ(roi_poller_remove(p, pair[1]), 0);
+  close_pair(pair);
+  roi_poller_destroy(p);
+}
+
 ROI_TEST_MAIN(ROI_TEST_ENTRY(create_and_destroy), ROI_TEST_ENTRY(create_destroy_repeatedly),
               ROI_TEST_ENTRY(backend_from_environment),
               ROI_TEST_ENTRY(backends_listed_default_first),
@@ -369,4 +398,5 @@ ROI_TEST_MAIN(ROI_TEST_ENTRY(create_and_destroy), ROI_TEST_ENTRY(create_destroy_
               ROI_TEST_ENTRY(add_errors), ROI_TEST_ENTRY(add_closed_socket_is_ebadf),
               ROI_TEST_ENTRY(modify_and_remove_errors), ROI_TEST_ENTRY(wait_errors),
               ROI_TEST_ENTRY(wake_and_stats_errors), ROI_TEST_ENTRY(calls_after_close),
-              ROI_TEST_ENTRY(stats_follow_registrations))
+              ROI_TEST_ENTRY(stats_follow_registrations),
+              ROI_TEST_ENTRY(hidden_base_socket_is_elsp))

@@ -39,4 +39,10 @@ void roi__sleep_ms(unsigned ms);
  * allows. */
 int roi__under_wine(void);
 
+/* A test hook: when non-zero, the afd backend acts as if a layered service
+ * provider hid the base socket of every socket it is given, so the ROI_ELSP
+ * path can be tested on a machine without such a provider (Wine has none).
+ * Other backends ignore it. Defined in poller.c; never set by the library. */
+extern int roi__test_hide_base_socket;
+
 #endif /* ROI_SRC_PLATFORM_H */

@@ -9,6 +9,8 @@
 #include "platform.h"
 #include "poller_int.h"
 
+int roi__test_hide_base_socket;
+
 /* The compiled backends, default first (ROI_DEFAULT_BACKEND comes from
  * lib/meson.build, which lists the default first too). */
 static const roi__backend *const backends[] = {

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "platform.h"
 #include "roi/error.h"
 #include "win/winsock.h"
 
@@ -190,6 +191,8 @@ int roi__afd_base_socket(SOCKET s, SOCKET *base) {
   int err = roi__winsock_check((uintptr_t)s);
   if (err)
     return err;
+  if (roi__test_hide_base_socket)
+    return ROI_ELSP;
   if (WSAIoctl(s, SIO_BASE_HANDLE, NULL, 0, &b, sizeof b, &bytes, NULL, NULL) == 0 &&
       b != INVALID_SOCKET) {
     *base = b;
