@@ -729,6 +729,29 @@ ROI_TEST(destroy_with_closed_socket_registered) {
   roi_poller_destroy(p);
 }
 
+/* An interest change is seen by the very next wait, even one that does not
+ * block: on afd it takes a cancel and a resubmit inside that one call. */
+ROI_TEST(modify_seen_by_zero_timeout_wait) {
+  roi_poll_event ev[PT_MAX_EVENTS];
+  roi_socket pair[2];
+  int n;
+  roi_poller *p = new_poller();
+  ROI_ASSERT_TRUE(p != NULL);
+  ROI_ASSERT_EQ(roi_sock_pair_tcp(pair), 0);
+  ROI_ASSERT_EQ(roi_poller_add(p, pair[1], ROI_POLL_READABLE, TOK(60)), 0);
+  /* Nothing to read: this wait leaves a read-only poll in flight on afd. */
+  ROI_ASSERT_EQ(count_token(p, TOK(60), 50, NULL, NULL), 0);
+  ROI_ASSERT_EQ(
+      roi_poller_modify(p, pair[1], ROI_POLL_READABLE | ROI_POLL_WRITABLE, TOK(61)), 0);
+  n = roi_poller_wait(p, ev, PT_MAX_EVENTS, 0);
+  ROI_ASSERT_EQ(n, 1);
+  ROI_ASSERT_EQ_HEX(ev[0].token, TOK(61));
+  ROI_ASSERT_EQ_HEX(ev[0].events, ROI_POLL_WRITABLE);
+  ROI_ASSERT_EQ(roi_poller_remove(p, pair[1]), 0);
+  close_pair(pair);
+  roi_poller_destroy(p);
+}
+
 ROI_TEST_MAIN(
     ROI_TEST_ENTRY(readable_after_peer_writes), ROI_TEST_ENTRY(writable_at_once_on_pair),
     ROI_TEST_ENTRY(ready_events_merged_into_one), ROI_TEST_ENTRY(connect_becomes_writable),
@@ -745,4 +768,5 @@ ROI_TEST_MAIN(
     ROI_TEST_ENTRY(reset_reported_with_empty_interest),
     ROI_TEST_ENTRY(close_while_registered_is_safe),
     ROI_TEST_ENTRY(close_with_data_pending_is_silent),
-    ROI_TEST_ENTRY(destroy_with_closed_socket_registered))
+    ROI_TEST_ENTRY(destroy_with_closed_socket_registered),
+    ROI_TEST_ENTRY(modify_seen_by_zero_timeout_wait))

@@ -9,6 +9,7 @@
 #include "pool.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +30,6 @@ struct roi__pool_block {
   roi__pool_slot *free_list;
   unsigned used;
   unsigned on_partial;
-  /* Padding keeps the slots that follow aligned to ROI__POOL_ALIGN. */
-  unsigned char pad[ROI__POOL_ALIGN];
 };
 
 static size_t round_up(size_t n, size_t to) {
@@ -42,8 +41,12 @@ void roi__pool_init(roi__pool *pool, size_t record_size) {
   pool->slot_size = sizeof(roi__pool_slot) + round_up(record_size, ROI__POOL_ALIGN);
 }
 
+/* The slots start at the first 16-byte boundary after the block header,
+ * computed from the address itself: malloc() guarantees only 8-byte alignment
+ * on 32-bit Windows, and the afd backend keeps tag bits in the low 4. */
 static unsigned char *block_slots(roi__pool_block *b) {
-  return (unsigned char *)b + round_up(sizeof *b, ROI__POOL_ALIGN);
+  uintptr_t a = (uintptr_t)(b + 1);
+  return (unsigned char *)(a + ((ROI__POOL_ALIGN - a % ROI__POOL_ALIGN) % ROI__POOL_ALIGN));
 }
 
 static void partial_push(roi__pool *pool, roi__pool_block *b) {
@@ -67,8 +70,8 @@ static void partial_unlink(roi__pool *pool, roi__pool_block *b) {
 }
 
 static roi__pool_block *block_new(roi__pool *pool) {
-  size_t header = round_up(sizeof(roi__pool_block), ROI__POOL_ALIGN);
-  roi__pool_block *b = malloc(header + pool->slot_size * ROI__POOL_PER_BLOCK);
+  roi__pool_block *b =
+      malloc(sizeof *b + ROI__POOL_ALIGN - 1 + pool->slot_size * ROI__POOL_PER_BLOCK);
   unsigned char *slots;
   int i;
   if (!b)

@@ -31,12 +31,15 @@
  * closing it. Closing a registered socket is safe (no crash, no leak, the
  * socket stops producing events) but it stays registered until removed, so
  * adding a new socket that reuses the handle value fails with ROI_EEXIST until
- * roi_poller_remove() has been called for the old one. One thing no backend
- * but epoll can prevent: if the closed socket's handle value is taken by a new
- * socket before roi_poller_remove(), the poll and afd backends cannot tell the
- * two apart and report the new socket's readiness under the old token (poll()
- * and AFD watch a handle value; epoll drops a closed descriptor in the
- * kernel). Removing before closing rules this out.
+ * roi_poller_remove() has been called for the old one. What no backend can
+ * prevent: if the closed socket's handle value is taken by a new socket before
+ * roi_poller_remove(), the poll and afd backends (and epoll, once a hang-up or
+ * an error has disarmed the socket and modify() re-arms it) cannot tell the
+ * two apart and report the new socket's readiness under the old token: they
+ * watch a handle value. And on epoll, a socket whose file stays open through a
+ * duplicate descriptor (dup, fork) stays in the kernel's interest set after
+ * close() and remove(); its events are dropped, but they still wake the wait.
+ * Removing before closing rules all of this out.
  */
 #ifndef ROI_POLLER_H
 #define ROI_POLLER_H

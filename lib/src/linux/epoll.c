@@ -7,10 +7,13 @@
  *   ROI_POLL_ONESHOT is EPOLLONESHOT, ROI_POLL_RDHUP is EPOLLRDHUP. The kernel
  *   keeps the interest sets, so a wait costs O(ready), never O(registered).
  * - Each registered socket has a record from the block pool holding its token,
- *   its interest and whether it is in the epoll set; epoll's data.ptr points
- *   at the record, so an event needs no lookup. Records are freed only in
- *   add/modify/remove/close, never between epoll_wait() and the translation of
- *   its events, so a pointer from the kernel is always live.
+ *   its interest and whether it is in the epoll set. epoll's data word holds
+ *   the descriptor and the record's serial number, not a pointer: the kernel
+ *   keeps a registration for as long as the file is open, and a file kept open
+ *   by a duplicate descriptor (dup, fork) outlives close() and remove(). An
+ *   event is looked up in the socket map, and one whose record is gone or
+ *   belongs to a later registration is dropped, so no freed record is ever
+ *   touched.
  * - epoll_ctl is called only when the kernel's view must change: modify()
  *   with the same interest on an armed socket only stores the new token.
  * - EPOLLHUP and EPOLLERR are reported by the kernel whatever the interest and
@@ -27,6 +30,7 @@
  *   roi_poller_remove(), which then ignores EBADF/ENOENT from EPOLL_CTL_DEL.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -43,12 +47,17 @@
  * the next wait. */
 #define EP_MAX_BATCH 1024
 
+/* epoll's data word of the wake eventfd; a socket's holds its descriptor in the
+ * low 32 bits and its record's serial number in the high 32 (never all ones). */
+#define EP_WAKE_DATA UINT64_MAX
+
 typedef struct ep_sock {
   roi__sockmap_node node; /* key: the descriptor */
   uint64_t token;
   uint32_t interest;
-  int in_set;   /* registered with the kernel */
-  int disarmed; /* one-shot fired, or a hang-up/error was reported */
+  uint32_t serial; /* tells this registration from an earlier one of the fd */
+  int in_set;      /* registered with the kernel */
+  int disarmed;    /* one-shot fired, or a hang-up/error was reported */
 } ep_sock;
 
 typedef struct ep_poller {
@@ -60,6 +69,7 @@ typedef struct ep_poller {
   roi__wakeq wakeq;
   struct epoll_event *kevents;
   int kcap;
+  uint32_t next_serial;
   uint64_t ctl_calls;
 } ep_poller;
 
@@ -84,11 +94,13 @@ static uint32_t to_epoll(uint32_t interest) {
   return e;
 }
 
-static int ctl(ep_poller *ep, int op, int fd, ep_sock *rec) {
+/* Registers, changes or deletes fd with the given interest (ignored for
+ * EPOLL_CTL_DEL). */
+static int ctl(ep_poller *ep, int op, int fd, const ep_sock *rec, uint32_t interest) {
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
-  ev.events = rec ? to_epoll(rec->interest) : 0;
-  ev.data.ptr = rec;
+  ev.events = to_epoll(interest);
+  ev.data.u64 = rec ? ((uint64_t)rec->serial << 32 | (uint32_t)fd) : 0;
   ep->ctl_calls++;
   return epoll_ctl(ep->epfd, op, fd, &ev) == 0 ? 0 : last_error();
 }
@@ -118,7 +130,7 @@ static int ep_create(roi_poller **out) {
   /* The wake descriptor stays in the set for the poller's whole life. */
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
-  ev.data.ptr = NULL;
+  ev.data.u64 = EP_WAKE_DATA;
   if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, ep->evfd, &ev) != 0) {
     err = last_error();
     goto fail;
@@ -189,10 +201,12 @@ static int ep_add(roi_poller *p, roi_socket s, uint32_t interest, uint64_t token
   rec->node.key = (uint64_t)(unsigned)s;
   rec->token = token;
   rec->interest = interest;
+  /* Serials skip 0xFFFFFFFF so that no socket's data word equals EP_WAKE_DATA. */
+  rec->serial = ep->next_serial++ % 0xFFFFFFFFu;
   err = roi__sockmap_insert(&ep->map, &rec->node);
   if (err)
     goto fail_pool;
-  err = ctl(ep, EPOLL_CTL_ADD, s, rec);
+  err = ctl(ep, EPOLL_CTL_ADD, s, rec, interest);
   if (err)
     goto fail_map;
   rec->in_set = 1;
@@ -213,11 +227,12 @@ static int ep_modify(roi_poller *p, roi_socket s, uint32_t interest, uint64_t to
   rec->token = token;
   if (!rec->disarmed && interest == rec->interest)
     return 0;
-  rec->interest = interest;
-  err = ctl(ep, rec->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, rec);
+  err = ctl(ep, rec->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, rec, interest);
   if (err)
-    /* ENOENT from MOD: the descriptor was closed and left the set. */
+    /* ENOENT from MOD: the descriptor was closed and left the set. The
+     * record keeps the interest the kernel still has. */
     return err == ROI_ENOENT ? ROI_EBADF : err;
+  rec->interest = interest;
   rec->in_set = 1;
   rec->disarmed = 0;
   return 0;
@@ -231,16 +246,21 @@ static int ep_remove(roi_poller *p, roi_socket s) {
   /* EBADF or ENOENT here mean the socket was closed while registered, which
    * the header allows; the registration is gone either way. */
   if (rec->in_set)
-    (void)ctl(ep, EPOLL_CTL_DEL, s, NULL);
+    (void)ctl(ep, EPOLL_CTL_DEL, s, NULL, 0);
   roi__sockmap_remove(&ep->map, &rec->node);
   roi__pool_free(&ep->pool, rec);
   return 0;
 }
 
 static int translate(ep_poller *ep, const struct epoll_event *kev, roi_poll_event *out) {
-  ep_sock *rec = kev->data.ptr;
+  int fd = (int)(uint32_t)kev->data.u64;
+  ep_sock *rec = find(ep, fd);
   uint32_t e = kev->events, ev = 0;
-  int fd = (int)rec->node.key;
+  /* No record, or another one: a registration the kernel kept after the
+   * socket was removed, because the file stayed open through a duplicate
+   * descriptor (dup, fork). It is no longer anyone's; drop its events. */
+  if (!rec || rec->serial != (uint32_t)(kev->data.u64 >> 32))
+    return 0;
   out->error = 0;
   if (e & EPOLLIN)
     ev |= ROI_POLL_READABLE;
@@ -260,7 +280,7 @@ static int translate(ep_poller *ep, const struct epoll_event *kev, roi_poll_even
   ev = roi__filter_events(ev, rec->interest);
   if (ev & (ROI_POLL_HANGUP | ROI_POLL_ERROR)) {
     /* Reported once: out of the set until modify() puts it back. */
-    (void)ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+    (void)ctl(ep, EPOLL_CTL_DEL, fd, NULL, 0);
     rec->in_set = 0;
     rec->disarmed = 1;
   } else if (rec->interest & ROI_POLL_ONESHOT) {
@@ -296,7 +316,7 @@ static int ep_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
   if (n < 0)
     return errno == EINTR ? out : (out > 0 ? out : last_error());
   for (i = 0; i < n; i++) {
-    if (ep->kevents[i].data.ptr == NULL) {
+    if (ep->kevents[i].data.u64 == EP_WAKE_DATA) {
       uint64_t v;
       /* Resets the eventfd; the payloads are taken from the queue below. */
       while (read(ep->evfd, &v, sizeof v) < 0 && errno == EINTR) {

@@ -267,6 +267,8 @@ static int pl_modify(roi_poller *p, roi_socket s, uint32_t interest, uint64_t to
   pl_sock *rec = find(to_pl(p), s);
   if (!rec)
     return ROI_ENOENT;
+  if (rec->closed)
+    return ROI_EBADF; /* POLLNVAL was seen: closed while registered */
   rec->token = token;
   rec->interest = interest;
   rec->disarmed = 0;

@@ -325,8 +325,10 @@ static int update(afd_poller *ap, afd_sock *r, roi_poll_event *ev) {
   r->generation = ap->next_generation++;
   st = roi__afd_poll(r->group->afd, r->base, want, &r->info, &r->iosb, tag_context(r));
   ap->submits++;
-  if (st == ROI__ST_PENDING || st == ROI__ST_SUCCESS) {
-    /* Without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, SUCCESS queues a packet too. */
+  if (((uint32_t)st >> 30) != 3) {
+    /* Only an error status (severity 3) means no packet: without
+     * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, SUCCESS, PENDING and any warning or
+     * informational status queue one. */
     r->in_flight = 1;
     r->cancelling = 0;
     r->submitted = want;
@@ -539,6 +541,8 @@ static int afd_add(roi_poller *p, roi_socket s, uint32_t interest, uint64_t toke
   r = roi__pool_alloc(&ap->pool);
   if (!r)
     return ROI_ENOMEM;
+  /* The generation tag lives in the low bits on 32-bit Windows. */
+  assert(((uintptr_t)r & 0xF) == 0);
   err = group_acquire(ap, &r->group);
   if (err)
     goto fail_pool;
@@ -593,8 +597,8 @@ static int afd_remove(roi_poller *p, roi_socket s) {
   return 0;
 }
 
-static int afd_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_ms) {
-  afd_poller *ap = to_afd(p);
+/* One round: submit what is queued, then collect packets. */
+static int wait_round(afd_poller *ap, roi_poll_event *events, int max, int timeout_ms) {
   int n = flush(ap, events, max), count, room;
   if (n == max)
     return n;
@@ -605,6 +609,18 @@ static int afd_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_
   if (count < 0)
     return n > 0 ? n : count;
   return n + process(ap, count, events + n);
+}
+
+static int afd_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_ms) {
+  afd_poller *ap = to_afd(p);
+  int n = wait_round(ap, events, max, timeout_ms), rounds = 0;
+  /* A round that only dequeued bookkeeping (a cancel for an interest change,
+   * a filtered completion) leaves records queued for resubmission. Their new
+   * polls complete at once if the socket is ready, so two more rounds without
+   * blocking let even a zero-timeout wait see what epoll would report. */
+  while (n == 0 && ap->queue.head && rounds++ < 2)
+    n = wait_round(ap, events, max, 0);
+  return n;
 }
 
 static int afd_wake(roi_poller *p, uint64_t payload) {
