@@ -7,6 +7,9 @@
 #define ROI_ROI_H
 
 #include "roi/error.h"
+#include "roi/message.h"
+#include "roi/poller.h"
+#include "roi/sock.h"
 #include "roi/version.h"
 
 #endif /* ROI_ROI_H */

@@ -1,0 +1,271 @@
+/*
+ * Messages: header fields, text headers and body, each part in a growable
+ * buffer owned by the message.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "message_int.h"
+#include "roi/error.h"
+
+const char *roi_status_name(int status) {
+  switch (status) {
+#define ROI__STATUS_NAME(name, value, desc)                                                \
+  case ROI_STATUS_##name:                                                                  \
+    return "ROI_STATUS_" #name;
+    ROI_STATUS_MAP(ROI__STATUS_NAME)
+#undef ROI__STATUS_NAME
+  default:
+    return "ROI_STATUS_?";
+  }
+}
+
+int roi__buf_append(roi__buf *b, const void *data, size_t len, size_t limit) {
+  if (len > limit || b->len > limit - len)
+    return ROI_EMSGSIZE;
+  if (b->len + len > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    char *d;
+    while (cap < b->len + len)
+      cap *= 2;
+    d = realloc(b->data, cap);
+    if (!d)
+      return ROI_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+  }
+  if (len)
+    memcpy(b->data + b->len, data, len);
+  b->len += len;
+  return 0;
+}
+
+int roi_message_create(roi_message **out) {
+  if (!out)
+    return ROI_EINVAL;
+  *out = calloc(1, sizeof **out);
+  return *out ? 0 : ROI_ENOMEM;
+}
+
+void roi_message_destroy(roi_message *m) {
+  if (!m)
+    return;
+  free(m->headers.data);
+  free(m->body.data);
+  free(m);
+}
+
+void roi_message_reset(roi_message *m) {
+  if (!m)
+    return;
+  m->next = NULL;
+  m->channel = 0;
+  m->proto = 0;
+  m->status = 0;
+  m->id = 0;
+  m->headers.len = 0;
+  m->body.len = 0;
+}
+
+uint16_t roi_message_channel(const roi_message *m) {
+  return m ? m->channel : 0;
+}
+
+void roi_message_set_channel(roi_message *m, uint16_t channel) {
+  if (m)
+    m->channel = channel;
+}
+
+int roi_message_opcode(const roi_message *m) {
+  return m ? m->proto & ROI__PROTO_OPCODE : 0;
+}
+
+int roi_message_set_opcode(roi_message *m, int opcode) {
+  if (!m || opcode < 0 || opcode > (int)ROI__PROTO_OPCODE)
+    return ROI_EINVAL;
+  m->proto = (uint8_t)((m->proto & ~ROI__PROTO_OPCODE) | (unsigned)opcode);
+  return 0;
+}
+
+int roi_message_origin(const roi_message *m) {
+  return m && (m->proto & ROI__PROTO_ORIGIN) ? ROI_ORIGIN_ENGINE : ROI_ORIGIN_APPLICATION;
+}
+
+int roi_message_set_origin(roi_message *m, int origin) {
+  if (!m || (origin != ROI_ORIGIN_APPLICATION && origin != ROI_ORIGIN_ENGINE))
+    return ROI_EINVAL;
+  m->proto =
+      (uint8_t)(origin ? (m->proto | ROI__PROTO_ORIGIN) : (m->proto & ~ROI__PROTO_ORIGIN));
+  return 0;
+}
+
+int roi_message_more(const roi_message *m) {
+  return m && (m->proto & ROI__PROTO_MORE) ? 1 : 0;
+}
+
+void roi_message_set_more(roi_message *m, int more) {
+  if (m)
+    m->proto =
+        (uint8_t)(more ? (m->proto | ROI__PROTO_MORE) : (m->proto & ~ROI__PROTO_MORE));
+}
+
+uint8_t roi_message_status(const roi_message *m) {
+  return m ? m->status : 0;
+}
+
+void roi_message_set_status(roi_message *m, uint8_t status) {
+  if (m)
+    m->status = status;
+}
+
+uint64_t roi_message_id(const roi_message *m) {
+  return m ? m->id : 0;
+}
+
+void roi_message_set_id(roi_message *m, uint64_t id) {
+  if (m)
+    m->id = id;
+}
+
+static int is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* Trims spaces and tabs at both ends of [*p, *p + *len). */
+static void trim(const char **p, size_t *len) {
+  while (*len > 0 && is_blank(**p)) {
+    (*p)++;
+    (*len)--;
+  }
+  while (*len > 0 && is_blank((*p)[*len - 1]))
+    (*len)--;
+}
+
+int roi_message_header_add(roi_message *m, const char *name, const char *value) {
+  size_t nlen, vlen, old;
+  int err;
+  if (!m || !name || !value)
+    return ROI_EINVAL;
+  nlen = strlen(name);
+  trim(&name, &nlen);
+  vlen = strlen(value);
+  if (nlen == 0 || vlen == 0 || memchr(name, ':', nlen) || strpbrk(value, "\r\n"))
+    return ROI_EINVAL;
+  {
+    size_t i;
+    for (i = 0; i < nlen; i++)
+      if (name[i] == '\r' || name[i] == '\n')
+        return ROI_EINVAL;
+  }
+  /* Appended as one unit: on failure the block is left as it was. */
+  old = m->headers.len;
+  err = roi__buf_append(&m->headers, name, nlen, ROI_MESSAGE_MAX_PART);
+  if (!err)
+    err = roi__buf_append(&m->headers, ":", 1, ROI_MESSAGE_MAX_PART);
+  if (!err)
+    err = roi__buf_append(&m->headers, value, vlen, ROI_MESSAGE_MAX_PART);
+  if (!err)
+    err = roi__buf_append(&m->headers, "\r\n", 2, ROI_MESSAGE_MAX_PART);
+  if (err)
+    m->headers.len = old;
+  return err;
+}
+
+/* Reads the header line at *offset of [data, data + len). Returns 1 with out
+ * filled and *offset advanced, 0 at the end, ROI_EPROTO when malformed. */
+static int next_line(const char *data, size_t len, size_t *offset, roi_header *out) {
+  const char *line, *colon, *end;
+  size_t left;
+  if (*offset >= len)
+    return 0;
+  line = data + *offset;
+  left = len - *offset;
+  end = NULL;
+  {
+    size_t i;
+    for (i = 0; i + 1 < left; i++) {
+      if (line[i] == '\r' && line[i + 1] == '\n') {
+        end = line + i;
+        break;
+      }
+      if (line[i] == '\r' || line[i] == '\n')
+        return ROI_EPROTO;
+    }
+  }
+  if (!end)
+    return ROI_EPROTO;
+  colon = memchr(line, ':', (size_t)(end - line));
+  if (!colon)
+    return ROI_EPROTO;
+  out->name = line;
+  out->name_len = (size_t)(colon - line);
+  out->value = colon + 1;
+  out->value_len = (size_t)(end - colon - 1);
+  trim(&out->name, &out->name_len);
+  trim(&out->value, &out->value_len);
+  if (out->name_len == 0 || out->value_len == 0)
+    return ROI_EPROTO;
+  *offset += (size_t)(end - line) + 2;
+  return 1;
+}
+
+int roi__headers_check(const char *data, size_t len) {
+  size_t offset = 0;
+  roi_header h;
+  int r;
+  while ((r = next_line(data, len, &offset, &h)) == 1) {
+  }
+  return r;
+}
+
+int roi_message_header_next(const roi_message *m, roi_header_iter *it, roi_header *out) {
+  if (!m || !it || !out)
+    return ROI_EINVAL;
+  return next_line(m->headers.data, m->headers.len, &it->offset, out);
+}
+
+int roi_message_header_find(const roi_message *m, const char *name, roi_header *out) {
+  roi_header_iter it = {0};
+  size_t nlen;
+  int r;
+  if (!m || !name || !out)
+    return ROI_EINVAL;
+  nlen = strlen(name);
+  while ((r = roi_message_header_next(m, &it, out)) == 1)
+    if (out->name_len == nlen && memcmp(out->name, name, nlen) == 0)
+      return 1;
+  return r;
+}
+
+const char *roi_message_headers(const roi_message *m, size_t *len) {
+  size_t n = m ? m->headers.len : 0;
+  if (len)
+    *len = n;
+  return n ? m->headers.data : NULL;
+}
+
+int roi_message_body_set(roi_message *m, const void *data, size_t len) {
+  size_t old;
+  int err;
+  if (!m || (!data && len > 0))
+    return ROI_EINVAL;
+  old = m->body.len;
+  m->body.len = 0;
+  err = roi__buf_append(&m->body, data, len, ROI_MESSAGE_MAX_PART);
+  if (err)
+    m->body.len = old;
+  return err;
+}
+
+int roi_message_body_append(roi_message *m, const void *data, size_t len) {
+  if (!m || (!data && len > 0))
+    return ROI_EINVAL;
+  return roi__buf_append(&m->body, data, len, ROI_MESSAGE_MAX_PART);
+}
+
+const void *roi_message_body(const roi_message *m, size_t *len) {
+  size_t n = m ? m->body.len : 0;
+  if (len)
+    *len = n;
+  return n ? m->body.data : NULL;
+}
