@@ -91,11 +91,15 @@ int roi_message_origin(const roi_message *m) {
   return m && (m->proto & ROI__PROTO_ORIGIN) ? ROI_ORIGIN_ENGINE : ROI_ORIGIN_APPLICATION;
 }
 
+/* Sets or clears one bit of the proto byte. */
+static void set_proto_bit(roi_message *m, unsigned bit, int on) {
+  m->proto = (uint8_t)(on ? (m->proto | bit) : (m->proto & ~bit));
+}
+
 int roi_message_set_origin(roi_message *m, int origin) {
   if (!m || (origin != ROI_ORIGIN_APPLICATION && origin != ROI_ORIGIN_ENGINE))
     return ROI_EINVAL;
-  m->proto =
-      (uint8_t)(origin ? (m->proto | ROI__PROTO_ORIGIN) : (m->proto & ~ROI__PROTO_ORIGIN));
+  set_proto_bit(m, ROI__PROTO_ORIGIN, origin);
   return 0;
 }
 
@@ -105,8 +109,7 @@ int roi_message_more(const roi_message *m) {
 
 void roi_message_set_more(roi_message *m, int more) {
   if (m)
-    m->proto =
-        (uint8_t)(more ? (m->proto | ROI__PROTO_MORE) : (m->proto & ~ROI__PROTO_MORE));
+    set_proto_bit(m, ROI__PROTO_MORE, more);
 }
 
 uint8_t roi_message_status(const roi_message *m) {
@@ -141,6 +144,15 @@ static void trim(const char **p, size_t *len) {
     (*len)--;
 }
 
+/* 1 when [p, p + len) contains one of the characters of set. */
+static int has_any(const char *p, size_t len, const char *set) {
+  size_t i;
+  for (i = 0; i < len; i++)
+    if (p[i] != '\0' && strchr(set, p[i]))
+      return 1;
+  return 0;
+}
+
 int roi_message_header_add(roi_message *m, const char *name, const char *value) {
   size_t nlen, vlen, old;
   int err;
@@ -149,14 +161,9 @@ int roi_message_header_add(roi_message *m, const char *name, const char *value) 
   nlen = strlen(name);
   trim(&name, &nlen);
   vlen = strlen(value);
-  if (nlen == 0 || vlen == 0 || memchr(name, ':', nlen) || strpbrk(value, "\r\n"))
+  if (nlen == 0 || vlen == 0 || has_any(name, nlen, ":\r\n") ||
+      has_any(value, vlen, "\r\n"))
     return ROI_EINVAL;
-  {
-    size_t i;
-    for (i = 0; i < nlen; i++)
-      if (name[i] == '\r' || name[i] == '\n')
-        return ROI_EINVAL;
-  }
   /* Appended as one unit: on failure the block is left as it was. */
   old = m->headers.len;
   err = roi__buf_append(&m->headers, name, nlen, ROI_MESSAGE_MAX_PART);

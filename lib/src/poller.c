@@ -105,22 +105,22 @@ static int check_call(const roi_poller *p, roi_socket s) {
   return 0;
 }
 
-int roi_poller_add(roi_poller *p, roi_socket s, uint32_t interest, uint64_t token) {
+/* check_call() plus the interest flags of add and modify. */
+static int check_interest(const roi_poller *p, roi_socket s, uint32_t interest) {
   int err = check_call(p, s);
-  if (err)
-    return err;
-  if (interest & ~(uint32_t)ROI_POLL_INTEREST_MASK)
-    return ROI_EINVAL;
-  return p->backend->add(p, s, interest, token);
+  if (!err && (interest & ~(uint32_t)ROI_POLL_INTEREST_MASK))
+    err = ROI_EINVAL;
+  return err;
+}
+
+int roi_poller_add(roi_poller *p, roi_socket s, uint32_t interest, uint64_t token) {
+  int err = check_interest(p, s, interest);
+  return err ? err : p->backend->add(p, s, interest, token);
 }
 
 int roi_poller_modify(roi_poller *p, roi_socket s, uint32_t interest, uint64_t token) {
-  int err = check_call(p, s);
-  if (err)
-    return err;
-  if (interest & ~(uint32_t)ROI_POLL_INTEREST_MASK)
-    return ROI_EINVAL;
-  return p->backend->modify(p, s, interest, token);
+  int err = check_interest(p, s, interest);
+  return err ? err : p->backend->modify(p, s, interest, token);
 }
 
 int roi_poller_remove(roi_poller *p, roi_socket s) {

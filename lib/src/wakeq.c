@@ -69,10 +69,12 @@ int roi__wakeq_pop(roi__wakeq *q, roi_poll_event *events, int max) {
   return n;
 }
 
-int roi__wakeq_pending(roi__wakeq *q) {
-  int pending;
+int roi__wakeq_pop_first(roi__wakeq *q, roi_poll_event *events, int max, int *timeout_ms) {
+  int n = roi__wakeq_pop(q, events, max > 1 ? max / 2 : 1), pending;
   roi__mutex_lock(q->mutex);
   pending = q->count > 0;
   roi__mutex_unlock(q->mutex);
-  return pending;
+  if (n > 0 || pending)
+    *timeout_ms = 0;
+  return n;
 }

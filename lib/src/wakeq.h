@@ -34,7 +34,11 @@ int roi__wakeq_push(roi__wakeq *q, uint64_t payload, int *signal);
  * thread). Returns how many. */
 int roi__wakeq_pop(roi__wakeq *q, roi_poll_event *events, int max);
 
-/* 1 when payloads are waiting: the next system wait must not block. */
-int roi__wakeq_pending(roi__wakeq *q);
+/* The start of a wait: moves waiting payloads into at most half of events
+ * (at least one slot), so that neither wakes nor sockets can starve the
+ * other, and sets *timeout_ms to 0 when any were taken or more are waiting,
+ * since the system wait must not block then. Returns how many were taken;
+ * after the system wait, roi__wakeq_pop() fills what room is left. */
+int roi__wakeq_pop_first(roi__wakeq *q, roi_poll_event *events, int max, int *timeout_ms);
 
 #endif /* ROI_SRC_WAKEQ_H */

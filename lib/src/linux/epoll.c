@@ -294,9 +294,7 @@ static int translate(ep_poller *ep, const struct epoll_event *kev, roi_poll_even
 static int ep_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_ms) {
   ep_poller *ep = to_ep(p);
   int n, i, out, room;
-  /* Wakes take at most half the slots first, so neither sockets nor wakes can
-   * starve the other. */
-  out = roi__wakeq_pop(&ep->wakeq, events, max > 1 ? max / 2 : 1);
+  out = roi__wakeq_pop_first(&ep->wakeq, events, max, &timeout_ms);
   if (out == max)
     return out;
   room = max - out;
@@ -310,8 +308,6 @@ static int ep_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
   }
   if (room > ep->kcap)
     room = ep->kcap;
-  if (out > 0 || roi__wakeq_pending(&ep->wakeq))
-    timeout_ms = 0;
   n = epoll_wait(ep->epfd, ep->kevents, room, timeout_ms);
   if (n < 0)
     return errno == EINTR ? out : (out > 0 ? out : last_error());

@@ -394,7 +394,7 @@ static int pl_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
   pl_poller *pl = to_pl(p);
   size_t i, n = 1, start;
   int out, r, err;
-  out = roi__wakeq_pop(&pl->wakeq, events, max > 1 ? max / 2 : 1);
+  out = roi__wakeq_pop_first(&pl->wakeq, events, max, &timeout_ms);
   if (out == max)
     return out;
   err = reserve_fds(pl, pl->nsocks + 1);
@@ -418,8 +418,6 @@ static int pl_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
     n++;
   }
   pl->cursor++;
-  if (out > 0 || roi__wakeq_pending(&pl->wakeq))
-    timeout_ms = 0;
   pl->polls++;
   r = pl_poll(pl->fds, n, timeout_ms);
   if (r < 0)

@@ -85,6 +85,13 @@ static int make_addr(const char *host, int port, struct sockaddr_storage *addr,
   return ROI_EINVAL;
 }
 
+/* The start of listen and connect: the address, and a socket of its family. */
+static int open_for(const char *host, int port, struct sockaddr_storage *addr,
+                    socklen_t *len, int *fd) {
+  int err = make_addr(host, port, addr, len);
+  return err ? err : open_socket(addr->ss_family, fd);
+}
+
 int roi_sock_open_tcp(int ipv6, roi_socket *out) {
   if (!out)
     return ROI_EINVAL;
@@ -99,10 +106,7 @@ int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = make_addr(host, port, &addr, &len);
-  if (err)
-    return err;
-  err = open_socket(addr.ss_family, &fd);
+  err = open_for(host, port, &addr, &len, &fd);
   if (err)
     return err;
   /* Lets a restarted server bind the port of connections still in TIME_WAIT. */
@@ -124,10 +128,7 @@ int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = make_addr(host, port, &addr, &len);
-  if (err)
-    return err;
-  err = open_socket(addr.ss_family, &fd);
+  err = open_for(host, port, &addr, &len, &fd);
   if (err)
     return err;
   set_nodelay(fd);

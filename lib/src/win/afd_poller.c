@@ -450,10 +450,7 @@ static int process(afd_poller *ap, int count, roi_poll_event *events) {
         ap->stale++;
         continue;
       }
-      if (events)
-        n += complete(ap, r, c->iosb.u.status, &events[n]);
-      else
-        (void)complete(ap, r, c->iosb.u.status, NULL);
+      n += complete(ap, r, c->iosb.u.status, events ? &events[n] : NULL);
     }
   }
   return n;

@@ -130,6 +130,13 @@ static int make_addr(const char *host, int port, struct sockaddr_storage *addr, 
   return ROI_EINVAL;
 }
 
+/* The start of listen and connect: the address, and a socket of its family. */
+static int open_for(const char *host, int port, struct sockaddr_storage *addr, int *len,
+                    SOCKET *s) {
+  int err = make_addr(host, port, addr, len);
+  return err ? err : open_socket(addr->ss_family, s);
+}
+
 int roi_sock_open_tcp(int ipv6, roi_socket *out) {
   SOCKET s = INVALID_SOCKET;
   int err;
@@ -150,10 +157,7 @@ int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = make_addr(host, port, &addr, &len);
-  if (err)
-    return err;
-  err = open_socket(addr.ss_family, &s);
+  err = open_for(host, port, &addr, &len, &s);
   if (err)
     return err;
   (void)setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one, sizeof one);
@@ -174,10 +178,7 @@ int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = make_addr(host, port, &addr, &len);
-  if (err)
-    return err;
-  err = open_socket(addr.ss_family, &s);
+  err = open_for(host, port, &addr, &len, &s);
   if (err)
     return err;
   set_nodelay(s);
