@@ -13,6 +13,43 @@
 #include <errno.h>
 #include <stddef.h>
 
+#include "roi/message.h"
+
+int roi_err_status(int err) {
+  if (err <= -ROI_ESTATUS_BASE && err >= -(ROI_ESTATUS_BASE + 255))
+    return -err - ROI_ESTATUS_BASE;
+  return -1;
+}
+
+/* The description of a folded status, or NULL when err is not one. */
+static const char *status_message(int err) {
+  switch (roi_err_status(err)) {
+#define ROI__STATUS_MSG(name, value, desc)                                                 \
+  case value:                                                                              \
+    return "message refused: " desc;
+    ROI_STATUS_MAP(ROI__STATUS_MSG)
+#undef ROI__STATUS_MSG
+  case -1:
+    return NULL;
+  default:
+    return "message refused: unknown status";
+  }
+}
+
+static const char *status_name(int err) {
+  switch (roi_err_status(err)) {
+#define ROI__STATUS_ERR_NAME(name, value, desc)                                            \
+  case value:                                                                              \
+    return "ROI_ESTATUS(ROI_STATUS_" #name ")";
+    ROI_STATUS_MAP(ROI__STATUS_ERR_NAME)
+#undef ROI__STATUS_ERR_NAME
+  case -1:
+    return NULL;
+  default:
+    return "ROI_ESTATUS(?)";
+  }
+}
+
 const char *roi_strerror(int err) {
   switch (err) {
   case 0:
@@ -22,8 +59,10 @@ const char *roi_strerror(int err) {
     return msg;
     ROI_ERRNO_MAP(ROI__ERR_MSG)
 #undef ROI__ERR_MSG
-  default:
-    return "unknown error code";
+  default: {
+    const char *msg = status_message(err);
+    return msg ? msg : "unknown error code";
+  }
   }
 }
 
@@ -36,8 +75,10 @@ const char *roi_err_name(int err) {
     return "ROI_" #name;
     ROI_ERRNO_MAP(ROI__ERR_NAME)
 #undef ROI__ERR_NAME
-  default:
-    return "ROI_E?";
+  default: {
+    const char *name = status_name(err);
+    return name ? name : "ROI_E?";
+  }
   }
 }
 

@@ -52,6 +52,7 @@ void roi_message_destroy(roi_message *m) {
     return;
   free(m->headers.data);
   free(m->body.data);
+  free(m->addr);
   free(m);
 }
 
@@ -59,6 +60,11 @@ void roi_message_reset(roi_message *m) {
   if (!m)
     return;
   m->next = NULL;
+  m->group = NULL;
+  free(m->addr);
+  m->addr = NULL;
+  m->cmd = 0;
+  m->fail = 0;
   m->channel = 0;
   m->proto = 0;
   m->status = 0;
@@ -275,4 +281,27 @@ const void *roi_message_body(const roi_message *m, size_t *len) {
   if (len)
     *len = n;
   return n ? m->body.data : NULL;
+}
+
+int roi__message_header_remove(roi_message *m, const char *name) {
+  roi_header_iter it = {0};
+  roi_header h;
+  size_t n = strlen(name), out = 0;
+  int rc;
+  /* Compacts the block in place: lines kept move down over removed ones, and
+   * a kept line never starts before the place it is copied to. */
+  for (;;) {
+    size_t start = it.offset;
+    rc = roi_message_header_next(m, &it, &h);
+    if (rc <= 0)
+      break;
+    if (h.name_len == n && memcmp(h.name, name, n) == 0)
+      continue;
+    memmove(m->headers.data + out, m->headers.data + start, it.offset - start);
+    out += it.offset - start;
+  }
+  if (rc < 0)
+    return rc;
+  m->headers.len = out;
+  return 0;
 }

@@ -19,6 +19,20 @@ void roi__mutex_free(roi__mutex *m);
 void roi__mutex_lock(roi__mutex *m);
 void roi__mutex_unlock(roi__mutex *m);
 
+/* A condition variable used with one roi__mutex. Allocated by
+ * roi__cond_new() (NULL when out of memory), freed by roi__cond_free(). */
+typedef struct roi__cond roi__cond;
+
+roi__cond *roi__cond_new(void);
+void roi__cond_free(roi__cond *c);
+/* Wakes every waiter. */
+void roi__cond_broadcast(roi__cond *c);
+/* Waits with m held (it is released while waiting and held again on
+ * return) for at most timeout_ms milliseconds; a negative timeout waits
+ * without limit. Returns 0 when signalled (or spuriously), ROI_ETIMEDOUT when
+ * the time ran out; callers re-check their condition either way. */
+int roi__cond_wait(roi__cond *c, roi__mutex *m, int timeout_ms);
+
 /* A joinable thread. roi__thread_join() waits for it and frees it. */
 typedef struct roi__thread roi__thread;
 

@@ -76,6 +76,25 @@ typedef enum roi_errno {
 #undef ROI__ERR_ENUM
 } roi_errno;
 
+/*
+ * A message the engine refuses (at post(), or a get() from an empty pool)
+ * fails with the roi_status that says why, folded into the error space so
+ * that every call still returns one negative int:
+ * ROI_ESTATUS(ROI_STATUS_INVALID_CHANNEL_NUMBER) and so on. roi_err_status()
+ * unfolds it; roi_strerror() and roi_err_name() describe it through the
+ * status ("ROI_ESTATUS(ROI_STATUS_POOL_EMPTY)" as a name). The range is
+ * -1000 .. -1255, far from the ROI_E* codes.
+ */
+#define ROI_ESTATUS_BASE 1000
+#define ROI_ESTATUS(status) (-(ROI_ESTATUS_BASE + (int)(status)))
+
+/**
+ * Unfolds an error made by ROI_ESTATUS().
+ *
+ * @return the roi_status (0..255), or -1 when err is not such an error.
+ */
+ROI_EXTERN int roi_err_status(int err);
+
 /**
  * Describes an error code in one English sentence fragment.
  *

@@ -6,6 +6,7 @@
 #ifndef ROI_ROI_H
 #define ROI_ROI_H
 
+#include "roi/engine.h"
 #include "roi/error.h"
 #include "roi/message.h"
 #include "roi/poller.h"

@@ -38,6 +38,59 @@ void roi__mutex_unlock(roi__mutex *m) {
   pthread_mutex_unlock(&m->m);
 }
 
+struct roi__cond {
+  pthread_cond_t c;
+};
+
+roi__cond *roi__cond_new(void) {
+  roi__cond *c = malloc(sizeof *c);
+  pthread_condattr_t attr;
+  int err;
+  if (!c)
+    return NULL;
+  if (pthread_condattr_init(&attr) != 0) {
+    free(c);
+    return NULL;
+  }
+  /* Timed waits measure against the monotonic clock, so that a change of the
+   * wall clock neither shortens nor stretches wait_receive(). */
+  (void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  err = pthread_cond_init(&c->c, &attr);
+  pthread_condattr_destroy(&attr);
+  if (err) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void roi__cond_free(roi__cond *c) {
+  if (c) {
+    pthread_cond_destroy(&c->c);
+    free(c);
+  }
+}
+
+void roi__cond_broadcast(roi__cond *c) {
+  pthread_cond_broadcast(&c->c);
+}
+
+int roi__cond_wait(roi__cond *c, roi__mutex *m, int timeout_ms) {
+  struct timespec ts;
+  if (timeout_ms < 0) {
+    pthread_cond_wait(&c->c, &m->m);
+    return 0;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += timeout_ms / 1000;
+  ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  return pthread_cond_timedwait(&c->c, &m->m, &ts) == ETIMEDOUT ? ROI_ETIMEDOUT : 0;
+}
+
 struct roi__thread {
   pthread_t t;
   void (*fn)(void *arg);

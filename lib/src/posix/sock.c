@@ -12,11 +12,16 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "roi/error.h"
+#include "sock_int.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
@@ -246,4 +251,110 @@ int roi_sock_abort(roi_socket s) {
   lg.l_linger = 0;
   (void)setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   return roi_sock_close(s);
+}
+
+int roi__addr_tcp(const char *host, int port, roi__addr *out) {
+  struct addrinfo hints, *res = NULL;
+  struct sockaddr_storage *ss = (struct sockaddr_storage *)(void *)out->storage;
+  socklen_t len;
+  int rc;
+  if (make_addr(host, port, ss, &len) == 0) {
+    out->is_unix = 0;
+    out->len = (int)len;
+    return 0;
+  }
+  if (!host || !*host || port < 0 || port > 65535)
+    return ROI_EINVAL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  rc = getaddrinfo(host, NULL, &hints, &res);
+  if (rc != 0 || !res)
+    return ROI_ENOTFOUND;
+  memset(out, 0, sizeof *out);
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  out->len = (int)res->ai_addrlen;
+  if (ss->ss_family == AF_INET)
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+  freeaddrinfo(res);
+  return 0;
+}
+
+int roi__addr_uds(const char *path, roi__addr *out) {
+  struct sockaddr_un *un = (struct sockaddr_un *)(void *)out->storage;
+  size_t n = strlen(path);
+  if (n == 0)
+    return ROI_EINVAL;
+  if (n >= sizeof un->sun_path)
+    return ROI_ENAMETOOLONG;
+  memset(out, 0, sizeof *out);
+  un->sun_family = AF_UNIX;
+  memcpy(un->sun_path, path, n);
+  out->is_unix = 1;
+  out->len = (int)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  return 0;
+}
+
+int roi__sock_listen_addr(const roi__addr *a, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  int fd = -1, err, one = 1;
+  *out = ROI_INVALID_SOCKET;
+  err = open_socket(sa->sa_family, &fd);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, sa, (socklen_t)a->len) != 0 || listen(fd, SOMAXCONN) != 0) {
+    err = last_error();
+    close(fd);
+    return err;
+  }
+  *out = fd;
+  return 0;
+}
+
+int roi__sock_connect_addr(const roi__addr *a, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  int fd = -1, err;
+  *out = ROI_INVALID_SOCKET;
+  err = open_socket(sa->sa_family, &fd);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    set_nodelay(fd);
+  if (connect(fd, sa, (socklen_t)a->len) != 0 && errno != EINPROGRESS &&
+      errno != EAGAIN) {
+    err = last_error();
+    close(fd);
+    return err;
+  }
+  *out = fd;
+  return 0;
+}
+
+int roi__sock_sendv(roi_socket s, const roi__iov *v, int n) {
+  struct iovec iov[ROI__IOV_MAX];
+  struct msghdr mh;
+  ssize_t r;
+  int i;
+  for (i = 0; i < n; i++) {
+    iov[i].iov_base = (void *)(uintptr_t)v[i].base;
+    iov[i].iov_len = v[i].len;
+  }
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = iov;
+  mh.msg_iovlen = (size_t)n;
+  do
+    r = sendmsg(s, &mh, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return errno == EWOULDBLOCK ? ROI_EAGAIN : last_error();
+  /* The engine never gathers more than a few MiB, far below INT32_MAX. */
+  return (int)r;
+}
+
+void roi__uds_unlink(const char *path) {
+  (void)unlink(path);
 }

@@ -32,6 +32,32 @@ void roi__mutex_unlock(roi__mutex *m) {
   ReleaseSRWLockExclusive(&m->lock);
 }
 
+struct roi__cond {
+  CONDITION_VARIABLE cv;
+};
+
+roi__cond *roi__cond_new(void) {
+  roi__cond *c = malloc(sizeof *c);
+  if (c)
+    InitializeConditionVariable(&c->cv);
+  return c;
+}
+
+void roi__cond_free(roi__cond *c) {
+  free(c);
+}
+
+void roi__cond_broadcast(roi__cond *c) {
+  WakeAllConditionVariable(&c->cv);
+}
+
+int roi__cond_wait(roi__cond *c, roi__mutex *m, int timeout_ms) {
+  DWORD ms = timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms;
+  if (SleepConditionVariableSRW(&c->cv, &m->lock, ms, 0))
+    return 0;
+  return GetLastError() == ERROR_TIMEOUT ? ROI_ETIMEDOUT : 0;
+}
+
 struct roi__thread {
   HANDLE handle;
   void (*fn)(void *arg);

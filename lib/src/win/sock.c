@@ -13,11 +13,14 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
+#include <afunix.h>
 
+#include <stddef.h>
 #include <string.h>
 
 #include "roi/error.h"
 #include "roi/sock.h"
+#include "sock_int.h"
 #include "win/winsock.h"
 
 #ifdef _MSC_VER
@@ -92,7 +95,9 @@ static int open_socket(int family, SOCKET *out) {
   int err = roi__winsock_acquire();
   if (err)
     return err;
-  s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+  /* AF_UNIX takes protocol 0; TCP is the default stream protocol of the IP
+   * families. */
+  s = WSASocketW(family, SOCK_STREAM, 0, NULL, 0,
                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET) {
     err = last_error();
@@ -286,4 +291,113 @@ int roi_sock_abort(roi_socket s) {
   lg.l_linger = 0;
   (void)setsockopt((SOCKET)s, SOL_SOCKET, SO_LINGER, (const char *)&lg, sizeof lg);
   return close_socket((SOCKET)s);
+}
+
+int roi__addr_tcp(const char *host, int port, roi__addr *out) {
+  struct addrinfo hints, *res = NULL;
+  struct sockaddr_storage *ss = (struct sockaddr_storage *)(void *)out->storage;
+  int len, rc, err;
+  if (make_addr(host, port, ss, &len) == 0) {
+    out->is_unix = 0;
+    out->len = len;
+    return 0;
+  }
+  if (!host || !*host || port < 0 || port > 65535)
+    return ROI_EINVAL;
+  err = roi__winsock_acquire();
+  if (err)
+    return err;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  rc = getaddrinfo(host, NULL, &hints, &res);
+  if (rc != 0 || !res) {
+    roi__winsock_release();
+    return ROI_ENOTFOUND;
+  }
+  memset(out, 0, sizeof *out);
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  out->len = (int)res->ai_addrlen;
+  if (ss->ss_family == AF_INET)
+    ((struct sockaddr_in *)ss)->sin_port = htons((u_short)port);
+  else
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((u_short)port);
+  freeaddrinfo(res);
+  roi__winsock_release();
+  return 0;
+}
+
+int roi__addr_uds(const char *path, roi__addr *out) {
+  SOCKADDR_UN *un = (SOCKADDR_UN *)(void *)out->storage;
+  size_t n = strlen(path);
+  if (n == 0)
+    return ROI_EINVAL;
+  if (n >= sizeof un->sun_path)
+    return ROI_ENAMETOOLONG;
+  memset(out, 0, sizeof *out);
+  un->sun_family = AF_UNIX;
+  memcpy(un->sun_path, path, n);
+  out->is_unix = 1;
+  out->len = (int)(offsetof(SOCKADDR_UN, sun_path) + n + 1);
+  return 0;
+}
+
+int roi__sock_listen_addr(const roi__addr *a, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  BOOL one = TRUE;
+  SOCKET s = INVALID_SOCKET;
+  int err;
+  *out = ROI_INVALID_SOCKET;
+  err = open_socket(sa->sa_family, &s);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    (void)setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one, sizeof one);
+  if (bind(s, sa, a->len) != 0 || listen(s, SOMAXCONN) != 0) {
+    err = last_error();
+    close_socket(s);
+    return err;
+  }
+  *out = (roi_socket)s;
+  return 0;
+}
+
+int roi__sock_connect_addr(const roi__addr *a, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  const SOCKADDR_UN *un = (const SOCKADDR_UN *)(const void *)a->storage;
+  SOCKET s = INVALID_SOCKET;
+  int err;
+  *out = ROI_INVALID_SOCKET;
+  /* Windows reports a missing AF_UNIX path as a refusal; say what it is. */
+  if (a->is_unix && GetFileAttributesA(un->sun_path) == INVALID_FILE_ATTRIBUTES)
+    return ROI_ENOENT;
+  err = open_socket(sa->sa_family, &s);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    set_nodelay(s);
+  if (connect(s, sa, a->len) != 0 && WSAGetLastError() != WSAEWOULDBLOCK) {
+    err = last_error();
+    close_socket(s);
+    return err;
+  }
+  *out = (roi_socket)s;
+  return 0;
+}
+
+int roi__sock_sendv(roi_socket s, const roi__iov *v, int n) {
+  WSABUF bufs[ROI__IOV_MAX];
+  DWORD sent = 0;
+  int i;
+  for (i = 0; i < n; i++) {
+    bufs[i].buf = (char *)(uintptr_t)v[i].base;
+    bufs[i].len = (ULONG)v[i].len;
+  }
+  if (WSASend((SOCKET)s, bufs, (DWORD)n, &sent, 0, NULL, NULL) != 0)
+    return WSAGetLastError() == WSAEWOULDBLOCK ? ROI_EAGAIN : last_error();
+  return (int)sent;
+}
+
+void roi__uds_unlink(const char *path) {
+  (void)DeleteFileA(path);
 }

@@ -1,0 +1,545 @@
+/*
+ * One channel's socket work, in the reactor thread: opening (listen,
+ * connect, accept), reading and cutting frames, writing queued frames with
+ * gathered sends, pausing for an empty pool, and closing with every queued
+ * message given back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "frame.h"
+#include "roi/error.h"
+
+/* Accepts per readiness event, so one busy listener cannot starve the rest. */
+#define ACCEPTS_PER_EVENT 64
+/* Bytes gathered into one send; frames are at most 128 KiB each. */
+#define SEND_BATCH (1024u * 1024u)
+
+static uint64_t token_of(const roi__chan *c) {
+  return (uint64_t)c->number | c->serial << 16;
+}
+
+/* Marks a message as coming back from the engine with a status. */
+static void set_engine_status(roi_message *m, int status) {
+  m->proto |= ROI__PROTO_ORIGIN;
+  m->status = (uint8_t)status;
+}
+
+/* The Signal that ends every channel number post() or accept handed out. */
+static void deliver_closed(roi_group *g, roi_message *sig, uint16_t number, uint64_t id,
+                           int reason) {
+  char text[8];
+  roi_message_reset(sig);
+  sig->proto = ROI_OP_SIGNAL | ROI__PROTO_ORIGIN;
+  sig->status = ROI_STATUS_CHANNEL_CLOSED;
+  sig->channel = number;
+  sig->id = id;
+  snprintf(text, sizeof text, "%d", reason);
+  /* Out of memory for the header still leaves the signal itself. */
+  (void)roi_message_header_add(sig, ROI_HEADER_REASON, text);
+  roi__group_deliver(g, sig);
+}
+
+static void release_number(roi_engine *e, uint16_t number) {
+  roi__mutex_lock(e->lock);
+  roi__number_release(e, number);
+  roi__mutex_unlock(e->lock);
+}
+
+/* A Hello or Welcome that could not open its channel: the request comes back
+ * (a Welcome as a WelcomeResponse) with the status, then channel_closed. */
+static void fail_open(roi_engine *e, roi_message *m, int status) {
+  roi_group *g = m->group;
+  uint16_t number = m->channel;
+  uint64_t id = m->id;
+  roi_message *sig = NULL;
+  if ((m->proto & ROI__PROTO_OPCODE) == ROI_OP_WELCOME_REQUEST)
+    m->proto = (uint8_t)((m->proto & ~ROI__PROTO_OPCODE) | ROI_OP_WELCOME_RESPONSE);
+  set_engine_status(m, status);
+  free(m->addr);
+  m->addr = NULL;
+  roi__group_deliver(g, m);
+  release_number(e, number);
+  if (roi_message_create(&sig) == 0)
+    deliver_closed(g, sig, number, id, status);
+}
+
+/* Makes a channel and registers its socket. On failure the socket is closed
+ * and NULL returned; the number stays with the caller. */
+static roi__chan *chan_new(roi_engine *e, uint16_t number, roi_group *g, int kind,
+                           roi_socket s, uint32_t interest) {
+  roi__chan *c = calloc(1, sizeof *c);
+  if (!c)
+    goto fail_sock;
+  if (roi_message_create(&c->closed) != 0)
+    goto fail_chan;
+  c->number = number;
+  c->kind = (uint8_t)kind;
+  c->sock = s;
+  c->group = g;
+  c->serial = ++e->serial;
+  c->interest = interest;
+  if (roi_poller_add(e->poller, s, interest, token_of(c)) != 0)
+    goto fail_chan;
+  c->gnext = g->chans;
+  if (g->chans)
+    g->chans->gprev = c;
+  g->chans = c;
+  e->slots[number].chan = c;
+  return c;
+fail_chan:
+  roi_message_destroy(c->closed);
+  free(c);
+fail_sock:
+  roi_sock_close(s);
+  return NULL;
+}
+
+/* The status a failed listen answers with. */
+static int listen_status(int err) {
+  return err == ROI_EADDRNOTAVAIL || err == ROI_EAFNOSUPPORT ? ROI_STATUS_INVALID_ADDRESS
+                                                             : ROI_STATUS_LISTEN_FAILED;
+}
+
+/* Rewrites "~listen_on" to name the port the system chose. */
+static void name_listen_port(roi_message *m, roi_socket s) {
+  roi_header h;
+  char value[300];
+  const char *bar;
+  int port = roi_sock_local_port(s);
+  if (port <= 0 || roi_message_header_find(m, ROI_HEADER_LISTEN_ON, &h) != 1)
+    return;
+  bar = memchr(h.value + 4, '|', h.value_len - 4);
+  if (!bar || (size_t)(bar - h.value) > 260)
+    return;
+  snprintf(value, sizeof value, "%.*s|%d", (int)(bar - h.value), h.value, port);
+  if (roi__message_header_remove(m, ROI_HEADER_LISTEN_ON) == 0)
+    (void)roi_message_header_add(m, ROI_HEADER_LISTEN_ON, value);
+}
+
+static void open_listener(roi_engine *e, roi_message *m) {
+  roi__addr *a = m->addr;
+  const char *path = (const char *)(a + 1);
+  roi_socket s;
+  roi__chan *c;
+  int err = roi__sock_listen_addr(a, &s);
+  if (err) {
+    fail_open(e, m, listen_status(err));
+    return;
+  }
+  c = chan_new(e, m->channel, m->group, ROI__CHAN_LISTENER, s, ROI_POLL_READABLE);
+  if (!c) {
+    if (a->is_unix)
+      roi__uds_unlink(path);
+    fail_open(e, m, ROI_STATUS_LISTEN_FAILED);
+    return;
+  }
+  c->id = m->id;
+  if (a->is_unix) {
+    size_t n = strlen(path) + 1;
+    c->uds_path = malloc(n);
+    if (c->uds_path)
+      memcpy(c->uds_path, path, n);
+  } else {
+    name_listen_port(m, s);
+  }
+  m->proto = ROI_OP_WELCOME_RESPONSE | ROI__PROTO_ORIGIN;
+  m->status = ROI_STATUS_SUCCESS;
+  free(m->addr);
+  m->addr = NULL;
+  roi__group_deliver(m->group, m);
+}
+
+/* Puts an application message on the channel's send queue. */
+static void enqueue(roi_engine *e, roi__chan *c, roi_message *m) {
+  roi__frame_header h;
+  roi__frame_header_of(m, &h);
+  roi__frame_header_encode(&h, m->wire);
+  m->next = NULL;
+  m->group = NULL;
+  if (c->sendq)
+    c->sendq_tail->next = m;
+  else
+    c->sendq = m;
+  c->sendq_tail = m;
+  roi__reactor_dirty(e, c);
+}
+
+static void open_client(roi_engine *e, roi_message *m) {
+  roi__addr *a = m->addr;
+  roi_socket s;
+  roi__chan *c;
+  int err = roi__sock_connect_addr(a, &s);
+  if (err) {
+    fail_open(e, m,
+              a->is_unix && err == ROI_ENOENT ? ROI_STATUS_UDS_PATH_NOT_FOUND
+                                              : ROI_STATUS_CONNECT_FAILED);
+    return;
+  }
+  c = chan_new(e, m->channel, m->group, ROI__CHAN_CLIENT, s, ROI_POLL_WRITABLE);
+  if (!c) {
+    fail_open(e, m, ROI_STATUS_CONNECT_FAILED);
+    return;
+  }
+  c->id = m->id;
+  c->connecting = 1;
+  free(m->addr);
+  m->addr = NULL;
+  /* The Hello leaves once the connect completes. */
+  enqueue(e, c, m);
+}
+
+void roi__chan_open(roi_engine *e, roi_message *m) {
+  if (m->fail || !m->addr)
+    fail_open(e, m, m->fail ? m->fail : ROI_STATUS_INVALID_ADDRESS);
+  else if ((m->proto & ROI__PROTO_OPCODE) == ROI_OP_WELCOME_REQUEST)
+    open_listener(e, m);
+  else
+    open_client(e, m);
+}
+
+void roi__chan_post(roi_engine *e, roi_message *m) {
+  roi__chan *c = e->slots[m->channel].chan;
+  int op = m->proto & ROI__PROTO_OPCODE;
+  if (!c || c->group != m->group) {
+    /* It closed after post() accepted the message. */
+    roi_group *g = m->group;
+    set_engine_status(m, ROI_STATUS_CHANNEL_CLOSED);
+    roi__group_deliver(g, m);
+    return;
+  }
+  if (op == ROI_OP_BYE_SIGNAL) {
+    roi__engine_give(e, m);
+    roi__chan_close(e, c, ROI_STATUS_CHANNEL_CLOSED, 1);
+    return;
+  }
+  if (c->kind == ROI__CHAN_LISTENER) {
+    set_engine_status(m, ROI_STATUS_NOT_ALLOWED);
+    roi__group_deliver(c->group, m);
+    return;
+  }
+  if (op == ROI_OP_BYE_RESPONSE)
+    c->close_after = 1;
+  enqueue(e, c, m);
+}
+
+/* Stops reading until messages return to the pool, and tells the group. */
+static void pause_reading(roi_engine *e, roi__chan *c) {
+  roi_message *sig = NULL;
+  c->paused = 1;
+  roi__mutex_lock(e->lock);
+  e->paused++;
+  /* A message may have come back between the failed take and now. */
+  if (e->pool)
+    e->resume_wanted = 1;
+  roi__mutex_unlock(e->lock);
+  roi__reactor_dirty(e, c);
+  if (roi_message_create(&sig) == 0) {
+    sig->proto = ROI_OP_SIGNAL | ROI__PROTO_ORIGIN;
+    sig->status = ROI_STATUS_POOL_EMPTY;
+    sig->channel = c->number;
+    roi__group_deliver(c->group, sig);
+  }
+}
+
+/* Acts on one received message; returns 0 when the channel closed. */
+static int on_frame(roi_engine *e, roi__chan *c, roi_message *m) {
+  int op = m->proto & ROI__PROTO_OPCODE;
+  m->channel = c->number;
+  if (op == ROI_OP_WELCOME_REQUEST || op == ROI_OP_WELCOME_RESPONSE) {
+    /* Welcome messages never travel: a peer sending one is broken. */
+    roi__engine_give(e, m);
+    roi__chan_close(e, c, ROI_STATUS_NOT_ALLOWED, 1);
+    return 0;
+  }
+  if (c->id == 0)
+    c->id = m->id;
+  roi__group_deliver(c->group, m);
+  if (op == ROI_OP_BYE_RESPONSE) {
+    roi__chan_close(e, c, ROI_STATUS_CHANNEL_CLOSED, 1);
+    return 0;
+  }
+  if (op == ROI_OP_BYE_SIGNAL) {
+    roi__chan_close(e, c, ROI_STATUS_PEER_DISCONNECTED, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* Cuts every whole frame out of [buf, buf + len), keeps the rest. Returns 0
+ * when the channel closed. */
+static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t len) {
+  size_t off = 0;
+  while (off < len && !c->paused) {
+    roi__frame f;
+    roi_message *m;
+    int rc = roi__frame_parse(buf + off, len - off, &f);
+    if (rc < 0) {
+      roi__chan_close(e, c, -rc, 1);
+      return 0;
+    }
+    if (rc == 0)
+      break;
+    m = roi__engine_take(e);
+    if (!m) {
+      pause_reading(e, c);
+      break;
+    }
+    if (roi__frame_to_message(&f, m) != 0) {
+      roi__engine_give(e, m);
+      roi__chan_close(e, c, ROI_STATUS_ALLOCATION_FAILED, 1);
+      return 0;
+    }
+    off += f.size;
+    if (!on_frame(e, c, m))
+      return 0;
+  }
+  c->pending.len = 0;
+  if (off < len &&
+      roi__buf_append(&c->pending, buf + off, len - off, (size_t)-1) != 0) {
+    roi__chan_close(e, c, ROI_STATUS_ALLOCATION_FAILED, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* The status a failed send or receive closes with. */
+static int io_status(int err, int fallback) {
+  switch (err) {
+  case ROI_ECONNRESET:
+  case ROI_ECONNABORTED:
+  case ROI_EPIPE:
+  case ROI_ENOTCONN:
+  case ROI_ESHUTDOWN:
+    return ROI_STATUS_PEER_DISCONNECTED;
+  default:
+    return fallback;
+  }
+}
+
+/* One large receive after the bytes kept from the last one. Returns 1 when
+ * more may be waiting, 0 when nothing is (or the channel paused), -1 when the
+ * channel closed. */
+static int read_some(roi_engine *e, roi__chan *c) {
+  size_t kept = c->pending.len;
+  int n;
+  if (kept)
+    memcpy(e->rbuf, c->pending.data, kept);
+  n = roi_sock_recv(c->sock, e->rbuf + kept, e->rbuf_cap - kept);
+  if (n == ROI_EAGAIN)
+    return 0;
+  if (n == 0) {
+    /* The stream ended; inside a frame it ended too early. */
+    roi__chan_close(e, c, kept ? ROI_STATUS_COMMUNICATION_FAILED
+                               : ROI_STATUS_PEER_DISCONNECTED, 1);
+    return -1;
+  }
+  if (n < 0) {
+    roi__chan_close(e, c, io_status(n, ROI_STATUS_RECV_FAILED), 1);
+    return -1;
+  }
+  if (!parse_frames(e, c, e->rbuf, kept + (size_t)n))
+    return -1;
+  return c->paused ? 0 : 1;
+}
+
+int roi__chan_resume(roi_engine *e, roi__chan *c) {
+  size_t kept = c->pending.len;
+  c->paused = 0;
+  roi__mutex_lock(e->lock);
+  e->paused--;
+  roi__mutex_unlock(e->lock);
+  roi__reactor_dirty(e, c);
+  if (kept) {
+    memcpy(e->rbuf, c->pending.data, kept);
+    if (!parse_frames(e, c, e->rbuf, kept))
+      return 0;
+  }
+  return !c->paused;
+}
+
+static void accept_some(roi_engine *e, roi__chan *l) {
+  int i;
+  for (i = 0; i < ACCEPTS_PER_EVENT; i++) {
+    roi_socket s;
+    uint16_t number;
+    int err = roi_sock_accept(l->sock, &s);
+    if (err)
+      return; /* ROI_EAGAIN, or an error the next readiness retries */
+    roi__mutex_lock(e->lock);
+    number = roi__number_take(e, l->group);
+    roi__mutex_unlock(e->lock);
+    if (!number) {
+      roi_sock_close(s);
+      continue;
+    }
+    if (!chan_new(e, number, l->group, ROI__CHAN_SERVER, s, ROI_POLL_READABLE))
+      release_number(e, number);
+  }
+}
+
+void roi__chan_ready(roi_engine *e, roi__chan *c, uint32_t events, int error) {
+  if (c->kind == ROI__CHAN_LISTENER) {
+    if (events & ROI_POLL_READABLE)
+      accept_some(e, c);
+    else if (events & (ROI_POLL_ERROR | ROI_POLL_HANGUP))
+      roi__chan_close(e, c, ROI_STATUS_ACCEPT_FAILED, 1);
+    return;
+  }
+  if (c->connecting) {
+    int err = (events & ROI_POLL_ERROR) ? (error ? error : ROI_ECONNREFUSED)
+              : (events & ROI_POLL_HANGUP) ? ROI_ECONNREFUSED
+                                           : roi_sock_error(c->sock);
+    if (err) {
+      roi__chan_close(e, c, ROI_STATUS_CONNECT_FAILED, 1);
+      return;
+    }
+    c->connecting = 0;
+    roi__reactor_dirty(e, c);
+    return;
+  }
+  if (events & ROI_POLL_ERROR) {
+    roi__chan_close(e, c, io_status(error, ROI_STATUS_COMMUNICATION_FAILED), 1);
+    return;
+  }
+  if ((events & (ROI_POLL_READABLE | ROI_POLL_HANGUP)) && !c->paused) {
+    int more = read_some(e, c);
+    /* A hang-up is reported once: read to the end now. */
+    while (more > 0 && (events & ROI_POLL_HANGUP))
+      more = read_some(e, c);
+    if (more < 0)
+      return;
+  }
+  if (events & ROI_POLL_WRITABLE) {
+    c->want_write = 0;
+    roi__reactor_dirty(e, c);
+  }
+}
+
+/* Fills v with the unsent bytes of the queue; returns how many pieces. */
+static int gather(const roi__chan *c, roi__iov *v) {
+  const roi_message *m;
+  size_t skip = c->send_off, total = 0;
+  int n = 0;
+  for (m = c->sendq; m && n + 3 <= ROI__IOV_MAX && total < SEND_BATCH; m = m->next) {
+    const void *base[3];
+    size_t len[3];
+    int i;
+    base[0] = m->wire;
+    len[0] = ROI__FRAME_HEADER_SIZE;
+    base[1] = m->headers.data;
+    len[1] = m->headers.len;
+    base[2] = m->body.data;
+    len[2] = m->body.len;
+    for (i = 0; i < 3; i++) {
+      if (skip >= len[i]) {
+        skip -= len[i];
+        continue;
+      }
+      v[n].base = (const char *)base[i] + skip;
+      v[n].len = len[i] - skip;
+      total += v[n].len;
+      skip = 0;
+      n++;
+    }
+  }
+  return n;
+}
+
+/* Drops sent messages from the queue. */
+static void advance(roi_engine *e, roi__chan *c, size_t sent) {
+  sent += c->send_off;
+  while (c->sendq) {
+    roi_message *m = c->sendq;
+    size_t size = ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
+    if (sent < size)
+      break;
+    sent -= size;
+    c->sendq = m->next;
+    roi__engine_give(e, m);
+  }
+  if (!c->sendq)
+    c->sendq_tail = NULL;
+  c->send_off = sent;
+}
+
+/* Writes until the queue is empty or the socket is full. Returns 0 when the
+ * channel closed. */
+static int flush(roi_engine *e, roi__chan *c) {
+  roi__iov v[ROI__IOV_MAX];
+  while (c->sendq) {
+    int n = roi__sock_sendv(c->sock, v, gather(c, v));
+    if (n == ROI_EAGAIN) {
+      c->want_write = 1;
+      return 1;
+    }
+    if (n < 0) {
+      roi__chan_close(e, c, io_status(n, ROI_STATUS_SEND_FAILED), 1);
+      return 0;
+    }
+    advance(e, c, (size_t)n);
+  }
+  if (c->close_after) {
+    roi__chan_close(e, c, ROI_STATUS_CHANNEL_CLOSED, 1);
+    return 0;
+  }
+  return 1;
+}
+
+void roi__chan_settle(roi_engine *e, roi__chan *c) {
+  uint32_t want;
+  if (c->kind == ROI__CHAN_LISTENER)
+    return;
+  if (!c->connecting && !c->want_write && c->sendq && !flush(e, c))
+    return;
+  if (c->connecting)
+    want = ROI_POLL_WRITABLE;
+  else
+    want = (c->paused ? 0u : ROI_POLL_READABLE) | (c->sendq ? ROI_POLL_WRITABLE : 0u);
+  if (want != c->interest) {
+    if (roi_poller_modify(e->poller, c->sock, want, token_of(c)) != 0) {
+      roi__chan_close(e, c, ROI_STATUS_NOTIFICATION_FAILED, 1);
+      return;
+    }
+    c->interest = want;
+  }
+}
+
+void roi__chan_close(roi_engine *e, roi__chan *c, int reason, int deliver) {
+  roi_group *g = c->group;
+  roi_message *m = c->sendq;
+  (void)roi_poller_remove(e->poller, c->sock);
+  roi_sock_close(c->sock);
+  if (c->uds_path)
+    roi__uds_unlink(c->uds_path);
+  if (c->gprev)
+    c->gprev->gnext = c->gnext;
+  else
+    g->chans = c->gnext;
+  if (c->gnext)
+    c->gnext->gprev = c->gprev;
+  roi__mutex_lock(e->lock);
+  if (c->paused)
+    e->paused--;
+  roi__number_release(e, c->number);
+  roi__mutex_unlock(e->lock);
+  while (m) {
+    roi_message *next = m->next;
+    if (deliver) {
+      set_engine_status(m, reason);
+      roi__group_deliver(g, m);
+    } else {
+      roi_message_destroy(m);
+    }
+    m = next;
+  }
+  if (deliver)
+    deliver_closed(g, c->closed, c->number, c->id, reason);
+  else
+    roi_message_destroy(c->closed);
+  free(c->pending.data);
+  free(c->uds_path);
+  free(c);
+}

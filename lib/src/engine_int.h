@@ -1,0 +1,147 @@
+/*
+ * The inside of the message engine, shared by engine.c (the public calls),
+ * post.c (validation and channel numbers), reactor.c (the reactor thread)
+ * and channel.c (one channel's socket work).
+ *
+ * Threads and locks. Application threads and the reactor share the fields
+ * marked [L], guarded by roi_engine.lock; a group's receive queue is guarded
+ * by its own qlock. Everything else (channels, the poller, the dirty list)
+ * belongs to the reactor thread alone. Lock order: lock before qlock.
+ */
+#ifndef ROI_SRC_ENGINE_INT_H
+#define ROI_SRC_ENGINE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "message_int.h"
+#include "platform.h"
+#include "roi/engine.h"
+#include "roi/poller.h"
+#include "sock_int.h"
+
+/* Channel numbers 1..65534; 0 and 65535 are never used. */
+#define ROI__CHANNELS 65536
+#define ROI__CHANNEL_MAX 65534
+/* Closed numbers kept out of use. */
+#define ROI__RECENT 1024
+
+/* Internal commands travelling through the mailbox (roi_message.cmd). */
+enum { ROI__CMD_NONE = 0, ROI__CMD_GROUP_DESTROY = 1 };
+
+typedef struct roi__chan roi__chan;
+
+/* One channel number: who owns it [L] and, once the reactor made it, the
+ * channel (reactor only). */
+typedef struct roi__slot {
+  roi_group *group;
+  roi__chan *chan;
+  uint8_t recent; /* closed, and among the last ROI__RECENT [L] */
+} roi__slot;
+
+typedef enum roi__chan_kind {
+  ROI__CHAN_LISTENER,
+  ROI__CHAN_CLIENT, /* opened by our HelloRequest */
+  ROI__CHAN_SERVER  /* accepted by a listener */
+} roi__chan_kind;
+
+struct roi__chan {
+  uint16_t number;
+  uint8_t kind;         /* roi__chan_kind */
+  uint8_t connecting;   /* a client whose connect has not finished */
+  uint8_t paused;       /* reading stopped: the pool is empty */
+  uint8_t dirty;        /* on the engine's dirty list */
+  uint8_t close_after;  /* close once the send queue is written (ByeResponse) */
+  uint8_t want_write;   /* a send would block: wait for WRITABLE */
+  uint32_t interest;    /* what the poller has now */
+  uint64_t serial;      /* tells this channel from a later one of its number */
+  uint64_t id;          /* the message id that opened it, for its last Signal */
+  roi_message *closed;  /* that Signal, made in advance so it cannot fail */
+  roi_socket sock;
+  roi_group *group;
+  roi__chan *gnext, *gprev; /* the group's channels */
+  roi_message *sendq, *sendq_tail;
+  size_t send_off;          /* bytes of the head message already sent */
+  roi__buf pending;         /* received bytes not yet a whole frame */
+  char *uds_path;           /* a listener's socket file, removed at close */
+};
+
+struct roi_group {
+  roi_engine *e;
+  roi_group *next, *prev; /* the engine's groups [L] */
+  int closing;            /* destroy started: post refuses [L] */
+  roi__chan *chans;       /* reactor only */
+  roi__mutex *qlock;
+  roi__cond *qcond;
+  roi_message *q, *q_tail; /* received messages [qlock] */
+  int done;                /* the reactor closed its channels [qlock] */
+  roi_message destroy_cmd; /* the command that asks the reactor for it */
+};
+
+struct roi_engine {
+  roi__mutex *lock;
+  /* [L] */
+  int stopping;
+  roi_message *pool;
+  size_t pool_count, pool_max;
+  roi_message *mbox, *mbox_tail;
+  int resume_wanted; /* a message came back while a channel is paused */
+  size_t paused;     /* channels paused for the pool */
+  roi_group *groups;
+  roi__slot *slots; /* ROI__CHANNELS */
+  uint16_t recent[ROI__RECENT];
+  size_t recent_pos, recent_count, active;
+  uint64_t rng, next_id;
+
+  /* The reactor's own. */
+  roi_poller *poller;
+  roi__thread *thread;
+  uint64_t serial;
+  uint16_t *dirty; /* channel numbers, ROI__CHANNELS slots */
+  size_t ndirty;
+  uint8_t *rbuf; /* one large receive buffer */
+  size_t rbuf_cap;
+};
+
+/* engine.c */
+/* Appends a message to the group's queue and wakes its consumer. */
+void roi__group_deliver(roi_group *g, roi_message *m);
+/* A message from the pool for the reactor (never beyond the pool), or NULL. */
+roi_message *roi__engine_take(roi_engine *e);
+/* Gives a message back to the pool (the reactor's side of put). */
+void roi__engine_give(roi_engine *e, roi_message *m);
+
+/* post.c */
+/* Gives back a channel number [L held]. */
+void roi__number_release(roi_engine *e, uint16_t number);
+/* A new channel number for group g [L held], or 0 when none is free. */
+uint16_t roi__number_take(roi_engine *e, roi_group *g);
+/* Parses "tcp|host|port" or "uds|path": 0 with *out filled (resolving a host
+ * name, blocking), or the roi_status that refuses it (INVALID_ADDRESS), or
+ * WRONG_ADDRESS (as a positive status) when the name does not resolve. */
+int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
+                       size_t path_cap);
+
+/* reactor.c */
+void roi__reactor_main(void *arg);
+/* Marks a channel for the end-of-round work (flush, interest). */
+void roi__reactor_dirty(roi_engine *e, roi__chan *c);
+
+/* channel.c */
+/* Opens the channel a Welcome or Hello request asks for; answers or fails
+ * through the group. Takes m. */
+void roi__chan_open(roi_engine *e, roi_message *m);
+/* Queues an application message on its channel (takes m). */
+void roi__chan_post(roi_engine *e, roi_message *m);
+/* Handles readiness of the channel's socket. */
+void roi__chan_ready(roi_engine *e, roi__chan *c, uint32_t events, int error);
+/* Writes what can be written and sets the poller interest. */
+void roi__chan_settle(roi_engine *e, roi__chan *c);
+/* Parses received bytes kept while paused; returns 0 if it paused again. */
+int roi__chan_resume(roi_engine *e, roi__chan *c);
+/* Closes a channel. With deliver, queued messages come back to the group
+ * with reason as status, then the channel_closed Signal; without it they
+ * are freed (the group or the engine is going away). */
+void roi__chan_close(roi_engine *e, roi__chan *c, int reason, int deliver);
+
+#endif /* ROI_SRC_ENGINE_INT_H */

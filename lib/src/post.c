@@ -1,0 +1,227 @@
+/*
+ * roi_group_post(): the checks a message passes before the reactor sees it,
+ * the channel numbers, and the address syntax of "~listen_on" and
+ * "~connect_to".
+ *
+ * Everything that can be decided without the network is decided here, in
+ * the caller's thread, so that a bad message is refused with its exact
+ * status and never reaches the reactor; a host name is resolved here too,
+ * since a DNS lookup would stall every channel if the reactor made it.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "roi/error.h"
+
+/* xorshift64*: channel numbers need to be unpredictable to a casual reader of
+ * logs, not secure. */
+static uint64_t next_random(roi_engine *e) {
+  uint64_t x = e->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  e->rng = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint16_t roi__number_take(roi_engine *e, roi_group *g) {
+  size_t tries;
+  uint16_t n;
+  if (e->active + e->recent_count >= ROI__CHANNEL_MAX)
+    return 0;
+  /* At least 1,024 of the 65,534 numbers are never free, so a random probe
+   * hits a free one with probability above 1/64 even when nearly all are
+   * taken; the linear scan after it bounds the worst case. */
+  for (tries = 0; tries < 256; tries++) {
+    n = (uint16_t)(1 + next_random(e) % ROI__CHANNEL_MAX);
+    if (!e->slots[n].group && !e->slots[n].recent)
+      goto found;
+  }
+  for (n = 1; n <= ROI__CHANNEL_MAX; n++)
+    if (!e->slots[n].group && !e->slots[n].recent)
+      goto found;
+  return 0;
+found:
+  e->slots[n].group = g;
+  e->active++;
+  return n;
+}
+
+void roi__number_release(roi_engine *e, uint16_t number) {
+  roi__slot *s = &e->slots[number];
+  assert(s->group);
+  s->group = NULL;
+  s->chan = NULL;
+  e->active--;
+  /* The ring holds the last ROI__RECENT closed numbers; the oldest leaves
+   * quarantine when a new one enters. */
+  if (e->recent_count == ROI__RECENT) {
+    e->slots[e->recent[e->recent_pos]].recent = 0;
+    e->recent_count--;
+  }
+  e->recent[e->recent_pos] = number;
+  e->recent_pos = (e->recent_pos + 1) % ROI__RECENT;
+  e->recent_count++;
+  s->recent = 1;
+}
+
+/* Copies [p, p + n) into a NUL-terminated buffer of cap bytes. */
+static int copy_part(const char *p, size_t n, char *out, size_t cap) {
+  if (n == 0 || n >= cap || memchr(p, '\0', n))
+    return -1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return 0;
+}
+
+int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
+                       size_t path_cap) {
+  const char *bar = memchr(text, '|', len), *bar2;
+  char host[256], port_text[8];
+  long port;
+  char *end;
+  if (!bar)
+    return ROI_STATUS_INVALID_ADDRESS;
+  if ((size_t)(bar - text) == 3 && memcmp(text, "uds", 3) == 0) {
+    if (copy_part(bar + 1, len - 4, path, path_cap) != 0 ||
+        roi__addr_uds(path, out) != 0)
+      return ROI_STATUS_INVALID_ADDRESS;
+    return 0;
+  }
+  if ((size_t)(bar - text) != 3 || memcmp(text, "tcp", 3) != 0)
+    return ROI_STATUS_INVALID_ADDRESS;
+  bar2 = memchr(bar + 1, '|', len - 4);
+  if (!bar2 || copy_part(bar + 1, (size_t)(bar2 - bar - 1), host, sizeof host) != 0 ||
+      copy_part(bar2 + 1, (size_t)(text + len - bar2 - 1), port_text, sizeof port_text) != 0)
+    return ROI_STATUS_INVALID_ADDRESS;
+  port = strtol(port_text, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535 || port_text[0] < '0' || port_text[0] > '9')
+    return ROI_STATUS_INVALID_ADDRESS;
+  path[0] = '\0';
+  switch (roi__addr_tcp(host, (int)port, out)) {
+  case 0:
+    return 0;
+  case ROI_ENOTFOUND:
+    /* Well formed but unknown: answered later, through the group. */
+    return -ROI_STATUS_INVALID_ADDRESS;
+  default:
+    return ROI_STATUS_INVALID_ADDRESS;
+  }
+}
+
+/* The checks of the fields alone: 0 or the refusing status. */
+static int check_fields(const roi_message *m) {
+  int op = m->proto & ROI__PROTO_OPCODE;
+  if (op > ROI_OP_WELCOME_RESPONSE)
+    return ROI_STATUS_INVALID_OP_CODE;
+  /* WelcomeResponse is the engine's answer, and the origin bit and the
+   * reserved bits are the engine's to set. */
+  if (op == ROI_OP_WELCOME_RESPONSE || (m->proto & ROI__PROTO_ORIGIN) || (m->proto & ~0x3Fu))
+    return ROI_STATUS_NOT_ALLOWED;
+  if ((m->proto & ROI__PROTO_MORE) && op > ROI_OP_SIGNAL)
+    return ROI_STATUS_INVALID_MORE_USAGE;
+  if (m->id == 0 &&
+      (op == ROI_OP_RESPONSE || op == ROI_OP_HELLO_RESPONSE || op == ROI_OP_BYE_RESPONSE))
+    return ROI_STATUS_INVALID_MESSAGE_ID;
+  if (roi__headers_check(m->headers.data, m->headers.len) != 0)
+    return ROI_STATUS_INVALID_HEADERS_LEN;
+  if (op == ROI_OP_HELLO_REQUEST || op == ROI_OP_WELCOME_REQUEST)
+    return m->channel != 0 ? ROI_STATUS_INVALID_CHANNEL_NUMBER : 0;
+  return m->channel == 0 || m->channel > ROI__CHANNEL_MAX ? ROI_STATUS_INVALID_CHANNEL_NUMBER
+                                                          : 0;
+}
+
+/* For a Hello or Welcome request: reads its address header into a new
+ * roi__addr owned by m (m->addr), or marks m to be answered with a status
+ * (m->fail). Returns 0, a refusing status, or ROI_ENOMEM. */
+static int prepare_address(roi_message *m) {
+  int op = m->proto & ROI__PROTO_OPCODE, rc;
+  const char *name = op == ROI_OP_HELLO_REQUEST ? ROI_HEADER_CONNECT_TO : ROI_HEADER_LISTEN_ON;
+  roi_header h;
+  roi__addr *a;
+  char path[256];
+  if (roi_message_header_find(m, name, &h) != 1)
+    return ROI_STATUS_WRONG_ADDRESS;
+  a = malloc(sizeof *a + sizeof path);
+  if (!a)
+    return ROI_ENOMEM;
+  rc = roi__address_parse(h.value, h.value_len, a, path, sizeof path);
+  if (rc > 0) {
+    free(a);
+    return rc;
+  }
+  if (rc < 0) {
+    free(a);
+    m->fail = (uint8_t)-rc;
+    return 0;
+  }
+  /* The AF_UNIX path travels after the address: a listener removes its
+   * socket file when it closes. */
+  memcpy(a + 1, path, sizeof path);
+  free(m->addr);
+  m->addr = a;
+  return 0;
+}
+
+int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
+  roi_engine *e;
+  roi_message *m;
+  int op, rc, was_empty;
+  if (!g || !msg || !*msg)
+    return ROI_EINVAL;
+  e = g->e;
+  m = *msg;
+  rc = check_fields(m);
+  op = m->proto & ROI__PROTO_OPCODE;
+  if (!rc && (op == ROI_OP_HELLO_REQUEST || op == ROI_OP_WELCOME_REQUEST))
+    rc = prepare_address(m);
+  if (rc == ROI_ENOMEM)
+    return rc;
+  if (rc)
+    goto refuse;
+  roi__mutex_lock(e->lock);
+  if (e->stopping || g->closing) {
+    roi__mutex_unlock(e->lock);
+    return ROI_ECLOSED;
+  }
+  if (op == ROI_OP_HELLO_REQUEST || op == ROI_OP_WELCOME_REQUEST) {
+    m->channel = roi__number_take(e, g);
+    if (m->channel == 0) {
+      roi__mutex_unlock(e->lock);
+      rc = ROI_STATUS_INVALID_CHANNEL_NUMBER;
+      goto refuse;
+    }
+  } else if (e->slots[m->channel].group != g) {
+    roi__mutex_unlock(e->lock);
+    rc = ROI_STATUS_INVALID_CHANNEL_NUMBER;
+    goto refuse;
+  }
+  if (m->id == 0)
+    m->id = e->next_id++;
+  if (info) {
+    info->channel = m->channel;
+    info->id = m->id;
+  }
+  m->group = g;
+  m->next = NULL;
+  was_empty = e->mbox == NULL;
+  if (was_empty)
+    e->mbox = m;
+  else
+    e->mbox_tail->next = m;
+  e->mbox_tail = m;
+  /* One wake per empty -> non-empty transition: the reactor drains the whole
+   * mailbox per wake. The wake is made under the lock so that the poller
+   * cannot be closed by roi_engine_destroy() in between. */
+  if (was_empty)
+    (void)roi_poller_wake(e->poller, 1);
+  roi__mutex_unlock(e->lock);
+  *msg = NULL;
+  return 0;
+refuse:
+  /* As in tofu, the refused message keeps the reason in its status byte. */
+  m->status = (uint8_t)rc;
+  return ROI_ESTATUS(rc);
+}

@@ -1,0 +1,134 @@
+/*
+ * The reactor thread: the only thread that touches the engine's sockets.
+ *
+ * One round: wait on the poller; handle each ready channel; take the whole
+ * mailbox in one lock and act on every message in it; resume channels that
+ * were paused for an empty pool once messages came back; then settle every
+ * channel marked dirty during the round (write its queued frames with one
+ * gathered send, set its poller interest if it changed). Interest is kept
+ * incrementally through that dirty list: nothing is rescanned per round.
+ */
+#include <stdlib.h>
+
+#include "engine_int.h"
+#include "roi/error.h"
+
+#define EVENTS_MAX 256
+
+void roi__reactor_dirty(roi_engine *e, roi__chan *c) {
+  if (!c->dirty) {
+    c->dirty = 1;
+    e->dirty[e->ndirty++] = c->number;
+  }
+}
+
+/* The channel an event's token names, or NULL when it closed meanwhile (the
+ * serial tells a channel from a later one that got the same number). */
+static roi__chan *chan_of_token(roi_engine *e, uint64_t token) {
+  roi__chan *c = e->slots[token & 0xFFFFu].chan;
+  return c && c->serial == token >> 16 ? c : NULL;
+}
+
+/* Closes every channel of a group without delivering (it is going away). */
+static void close_group(roi_engine *e, roi_group *g) {
+  while (g->chans)
+    roi__chan_close(e, g->chans, ROI_STATUS_CHANNEL_CLOSED, 0);
+}
+
+static void group_done(roi_group *g) {
+  roi__mutex_lock(g->qlock);
+  g->done = 1;
+  roi__cond_broadcast(g->qcond);
+  roi__mutex_unlock(g->qlock);
+}
+
+static void handle_message(roi_engine *e, roi_message *m) {
+  int op = m->proto & ROI__PROTO_OPCODE;
+  if (m->cmd == ROI__CMD_GROUP_DESTROY) {
+    roi_group *g = m->group;
+    close_group(e, g);
+    group_done(g);
+    return;
+  }
+  if (op == ROI_OP_HELLO_REQUEST || op == ROI_OP_WELCOME_REQUEST)
+    roi__chan_open(e, m);
+  else
+    roi__chan_post(e, m);
+}
+
+/* Takes the mailbox; returns 1 when the engine is stopping. */
+static int drain_mailbox(roi_engine *e, int *resume) {
+  roi_message *m;
+  int stopping;
+  roi__mutex_lock(e->lock);
+  m = e->mbox;
+  e->mbox = e->mbox_tail = NULL;
+  stopping = e->stopping;
+  *resume = e->resume_wanted;
+  e->resume_wanted = 0;
+  roi__mutex_unlock(e->lock);
+  while (m) {
+    roi_message *next = m->next;
+    m->next = NULL;
+    if (stopping) {
+      if (m->cmd == ROI__CMD_GROUP_DESTROY)
+        group_done(m->group);
+      else
+        roi_message_destroy(m);
+    } else {
+      handle_message(e, m);
+    }
+    m = next;
+  }
+  return stopping;
+}
+
+/* Gives paused channels another go now that messages came back. */
+static void resume_paused(roi_engine *e) {
+  uint16_t n;
+  for (n = 1; n <= ROI__CHANNEL_MAX && e->paused; n++) {
+    roi__chan *c = e->slots[n].chan;
+    if (c && c->paused)
+      (void)roi__chan_resume(e, c);
+  }
+}
+
+static void settle_dirty(roi_engine *e) {
+  size_t i;
+  /* Settling may close a channel; closing never adds to the list. */
+  for (i = 0; i < e->ndirty; i++) {
+    roi__chan *c = e->slots[e->dirty[i]].chan;
+    if (c && c->dirty) {
+      c->dirty = 0;
+      roi__chan_settle(e, c);
+    }
+  }
+  e->ndirty = 0;
+}
+
+void roi__reactor_main(void *arg) {
+  roi_engine *e = arg;
+  roi_poll_event events[EVENTS_MAX];
+  uint16_t n;
+  for (;;) {
+    int count = roi_poller_wait(e->poller, events, EVENTS_MAX, -1), i, resume;
+    for (i = 0; i < count; i++) {
+      roi__chan *c;
+      if (events[i].events & ROI_POLL_WAKE)
+        continue;
+      c = chan_of_token(e, events[i].token);
+      if (c)
+        roi__chan_ready(e, c, events[i].events, events[i].error);
+    }
+    if (drain_mailbox(e, &resume))
+      break;
+    if (resume)
+      resume_paused(e);
+    settle_dirty(e);
+  }
+  /* Stopping: every channel closes silently; the groups are freed by
+   * roi_engine_destroy() once this thread is gone. */
+  for (n = 1; n <= ROI__CHANNEL_MAX; n++)
+    if (e->slots[n].chan)
+      roi__chan_close(e, e->slots[n].chan, ROI_STATUS_SHUTDOWN_STARTED, 0);
+}

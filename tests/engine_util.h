@@ -1,0 +1,153 @@
+/*
+ * Helpers shared by the engine tests: making engines, messages and
+ * addresses, and waiting for the next message of a group with a bound, so
+ * that a broken engine fails a test instead of hanging it.
+ */
+#ifndef ROI_TESTS_ENGINE_UTIL_H
+#define ROI_TESTS_ENGINE_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <process.h>
+#define roi_test_getpid _getpid
+#else
+#include <unistd.h>
+#define roi_test_getpid getpid
+#endif
+
+#include "platform.h"
+#include "roi/roi.h"
+#include "roi_test.h"
+
+/* Every wait in these tests is bounded by this; a healthy engine answers in
+ * milliseconds. */
+#define WAIT_MS 20000
+
+static inline roi_engine *eng_new(size_t initial, size_t max) {
+  roi_engine_options o;
+  roi_engine *e = NULL;
+  int rc;
+  memset(&o, 0, sizeof o);
+  o.pool_initial = initial;
+  o.pool_max = max;
+  rc = roi_engine_create(&e, &o);
+  if (rc != 0)
+    fprintf(stderr, "  roi_engine_create: %s\n", roi_err_name(rc));
+  return e;
+}
+
+/* A message with an opcode, a channel and optionally one text header. */
+static inline roi_message *msg_new(roi_engine *e, int op, uint16_t channel, const char *name,
+                            const char *value) {
+  roi_message *m = NULL;
+  if (roi_engine_get(e, ROI_GET_ALWAYS, &m) != 0)
+    return NULL;
+  roi_message_set_opcode(m, op);
+  roi_message_set_channel(m, channel);
+  if (name && roi_message_header_add(m, name, value) != 0) {
+    roi_message_destroy(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* Posts a Hello (connect_to) or Welcome (listen_on) request; returns the
+ * post result and fills info. */
+static inline int post_open(roi_engine *e, roi_group *g, int op, const char *addr,
+                     roi_post_info *info) {
+  roi_message *m = msg_new(e, op, 0,
+                           op == ROI_OP_HELLO_REQUEST ? ROI_HEADER_CONNECT_TO
+                                                      : ROI_HEADER_LISTEN_ON,
+                           addr);
+  int rc;
+  if (!m)
+    return ROI_ENOMEM;
+  rc = roi_group_post(g, &m, info);
+  if (m)
+    roi_message_destroy(m);
+  return rc;
+}
+
+static inline int post_simple(roi_engine *e, roi_group *g, int op, uint16_t channel, uint64_t id,
+                       roi_post_info *info) {
+  roi_message *m = msg_new(e, op, channel, NULL, NULL);
+  int rc;
+  if (!m)
+    return ROI_ENOMEM;
+  roi_message_set_id(m, id);
+  rc = roi_group_post(g, &m, info);
+  if (m)
+    roi_message_destroy(m);
+  return rc;
+}
+
+/* The next message of g within WAIT_MS, or NULL (and a line saying so). */
+static inline roi_message *next_msg(roi_group *g) {
+  roi_message *m = NULL;
+  int rc = roi_group_wait_receive(g, WAIT_MS, &m);
+  if (rc != 0)
+    fprintf(stderr, "  wait_receive: %s\n", roi_err_name(rc));
+  return m;
+}
+
+/* The "~reason" of a channel_closed Signal, or -1. */
+static inline int reason_of(const roi_message *m) {
+  roi_header h;
+  char text[8];
+  if (roi_message_header_find(m, ROI_HEADER_REASON, &h) != 1 || h.value_len >= sizeof text)
+    return -1;
+  memcpy(text, h.value, h.value_len);
+  text[h.value_len] = '\0';
+  return atoi(text);
+}
+
+static inline int is_closed_signal(const roi_message *m, uint16_t channel) {
+  return m && roi_message_opcode(m) == ROI_OP_SIGNAL &&
+         roi_message_status(m) == ROI_STATUS_CHANNEL_CLOSED &&
+         roi_message_origin(m) == ROI_ORIGIN_ENGINE && roi_message_channel(m) == channel;
+}
+
+/* A port nothing listens on: bound to port 0 and closed again. */
+static inline int free_port(void) {
+  roi_socket s;
+  int port;
+  if (roi_sock_listen_tcp("127.0.0.1", 0, 1, &s) != 0)
+    return -1;
+  port = roi_sock_local_port(s);
+  roi_sock_close(s);
+  return port;
+}
+
+/* A fresh AF_UNIX path in the temporary directory (not created). */
+static inline void uds_path(char *out, size_t cap) {
+  static int counter;
+  const char *dir = getenv("TMPDIR");
+#ifdef _WIN32
+  if (!dir)
+    dir = getenv("TEMP");
+  if (!dir)
+    dir = ".";
+  snprintf(out, cap, "%s\\roi-%d-%d.sock", dir, (int)roi_test_getpid(), ++counter);
+#else
+  if (!dir)
+    dir = "/tmp";
+  snprintf(out, cap, "%s/roi-%d-%d.sock", dir, (int)roi_test_getpid(), ++counter);
+#endif
+}
+
+/* The port a WelcomeResponse names in its "~listen_on". */
+static inline int listen_port_of(const roi_message *m) {
+  roi_header h;
+  const char *bar;
+  if (roi_message_header_find(m, ROI_HEADER_LISTEN_ON, &h) != 1)
+    return -1;
+  bar = h.value + h.value_len;
+  while (bar > h.value && bar[-1] != '|')
+    bar--;
+  return atoi(bar);
+}
+
+#endif /* ROI_TESTS_ENGINE_UTIL_H */
