@@ -20,6 +20,7 @@
 
 #include "platform.h"
 #include "roi/roi.h"
+#include "sock_int.h"
 #include "roi_test.h"
 
 /* Every wait in these tests is bounded by this; a healthy engine answers in
@@ -137,6 +138,30 @@ static inline void uds_path(char *out, size_t cap) {
   snprintf(out, cap, "%s/roi-%d-%d.sock", dir, (int)roi_test_getpid(), ++counter);
 #endif
 }
+
+/* 1 when AF_UNIX sockets cannot be made because the process runs under
+ * Wine, whose Winsock (version 8) has no AF_UNIX: socket() fails with
+ * WSAEAFNOSUPPORT. Windows 10 1803 and later have it, so this is a Wine
+ * difference (NOTES.md), the only reason a test may skip AF_UNIX. */
+static inline int uds_unavailable(void) {
+  char path[200];
+  roi__addr a;
+  roi_socket s;
+  int rc;
+  if (!roi__under_wine())
+    return 0;
+  uds_path(path, sizeof path);
+  if (roi__addr_uds(path, &a) != 0)
+    return 0;
+  rc = roi__sock_listen_addr(&a, &s);
+  if (rc == 0) {
+    roi_sock_close(s);
+    roi__uds_unlink(path);
+  }
+  return rc == ROI_EAFNOSUPPORT;
+}
+
+#define UDS_SKIP_REASON "Wine 8 has no AF_UNIX sockets (WSAEAFNOSUPPORT); see NOTES.md"
 
 /* The port a WelcomeResponse names in its "~listen_on". */
 static inline int listen_port_of(const roi_message *m) {
