@@ -92,6 +92,7 @@ struct roi_engine {
   uint16_t recent[ROI__RECENT];
   size_t recent_pos, recent_count, active;
   uint64_t rng, next_id;
+  uint64_t rounds; /* reactor rounds, for the tests' no-busy-loop check */
 
   /* The reactor's own. */
   roi_poller *poller;

@@ -61,7 +61,9 @@ int roi__frame_header_check(const roi__frame_header *h) {
     return ROI_STATUS_NOT_ALLOWED;
   if ((h->proto & ROI__PROTO_MORE) && op > ROI_OP_SIGNAL)
     return ROI_STATUS_INVALID_MORE_USAGE;
-  if (op == ROI_OP_RESPONSE && h->id == 0)
+  /* A response answers a request by its id: every kind of response. */
+  if (h->id == 0 &&
+      (op == ROI_OP_RESPONSE || op == ROI_OP_HELLO_RESPONSE || op == ROI_OP_BYE_RESPONSE))
     return ROI_STATUS_INVALID_MESSAGE_ID;
   return ROI_STATUS_SUCCESS;
 }

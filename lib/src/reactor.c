@@ -64,6 +64,7 @@ static int drain_mailbox(roi_engine *e, int *resume) {
   m = e->mbox;
   e->mbox = e->mbox_tail = NULL;
   stopping = e->stopping;
+  e->rounds++;
   *resume = e->resume_wanted;
   e->resume_wanted = 0;
   roi__mutex_unlock(e->lock);
@@ -109,9 +110,15 @@ static void settle_dirty(roi_engine *e) {
 void roi__reactor_main(void *arg) {
   roi_engine *e = arg;
   roi_poll_event events[EVENTS_MAX];
+  int timeout = -1;
   uint16_t n;
   for (;;) {
-    int count = roi_poller_wait(e->poller, events, EVENTS_MAX, -1), i, resume;
+    int count = roi_poller_wait(e->poller, events, EVENTS_MAX, timeout), i, resume;
+    if (count < 0) {
+      /* Not expected from a healthy poller; never spin on it. */
+      roi__sleep_ms(1);
+      count = 0;
+    }
     for (i = 0; i < count; i++) {
       roi__chan *c;
       if (events[i].events & ROI_POLL_WAKE)
@@ -125,6 +132,11 @@ void roi__reactor_main(void *arg) {
     if (resume)
       resume_paused(e);
     settle_dirty(e);
+    /* A channel that paused during this round while messages were already
+     * back in the pool is retried at once: no wake will come for it. */
+    roi__mutex_lock(e->lock);
+    timeout = e->resume_wanted ? 0 : -1;
+    roi__mutex_unlock(e->lock);
   }
   /* Stopping: every channel closes silently; the groups are freed by
    * roi_engine_destroy() once this thread is gone. */
