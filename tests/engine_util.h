@@ -122,20 +122,24 @@ static inline int free_port(void) {
   return port;
 }
 
-/* A fresh AF_UNIX path in the temporary directory (not created). */
+/* A fresh AF_UNIX path in the temporary directory (not created). Threads
+ * call this at once, so the name mixes the clock with an address on the
+ * caller's own stack instead of sharing a counter. */
 static inline void uds_path(char *out, size_t cap) {
-  static int counter;
   const char *dir = getenv("TMPDIR");
+  char here;
+  unsigned long tag = (unsigned long)((uintptr_t)&here >> 4) % 1000000ul;
+  unsigned long stamp = (unsigned long)(roi__now_ns() % 1000000000ull);
 #ifdef _WIN32
   if (!dir)
     dir = getenv("TEMP");
   if (!dir)
     dir = ".";
-  snprintf(out, cap, "%s\\roi-%d-%d.sock", dir, (int)roi_test_getpid(), ++counter);
+  snprintf(out, cap, "%s\\roi-%d-%lu-%lu.sock", dir, (int)roi_test_getpid(), stamp, tag);
 #else
   if (!dir)
     dir = "/tmp";
-  snprintf(out, cap, "%s/roi-%d-%d.sock", dir, (int)roi_test_getpid(), ++counter);
+  snprintf(out, cap, "%s/roi-%d-%lu-%lu.sock", dir, (int)roi_test_getpid(), stamp, tag);
 #endif
 }
 
