@@ -77,7 +77,8 @@ int main(int argc, char **argv) {
     while (sent < count && sent < ok + WINDOW) {
       sent++;
       snprintf(body, sizeof body, "echo %ld", sent);
-      rc = post(e, g, ROI_OP_REQUEST, hello.channel, (uint64_t)sent, NULL, NULL, body, NULL);
+      rc =
+          post(e, g, ROI_OP_REQUEST, hello.channel, (uint64_t)sent, NULL, NULL, body, NULL);
       if (rc != 0) {
         fprintf(stderr, "echo_client: post: %s\n", roi_strerror(rc));
         goto out;

@@ -41,8 +41,8 @@ static inline roi_engine *eng_new(size_t initial, size_t max) {
 }
 
 /* A message with an opcode, a channel and optionally one text header. */
-static inline roi_message *msg_new(roi_engine *e, int op, uint16_t channel, const char *name,
-                            const char *value) {
+static inline roi_message *msg_new(roi_engine *e, int op, uint16_t channel,
+                                   const char *name, const char *value) {
   roi_message *m = NULL;
   if (roi_engine_get(e, ROI_GET_ALWAYS, &m) != 0)
     return NULL;
@@ -58,11 +58,10 @@ static inline roi_message *msg_new(roi_engine *e, int op, uint16_t channel, cons
 /* Posts a Hello (connect_to) or Welcome (listen_on) request; returns the
  * post result and fills info. */
 static inline int post_open(roi_engine *e, roi_group *g, int op, const char *addr,
-                     roi_post_info *info) {
-  roi_message *m = msg_new(e, op, 0,
-                           op == ROI_OP_HELLO_REQUEST ? ROI_HEADER_CONNECT_TO
-                                                      : ROI_HEADER_LISTEN_ON,
-                           addr);
+                            roi_post_info *info) {
+  roi_message *m = msg_new(
+      e, op, 0, op == ROI_OP_HELLO_REQUEST ? ROI_HEADER_CONNECT_TO : ROI_HEADER_LISTEN_ON,
+      addr);
   int rc;
   if (!m)
     return ROI_ENOMEM;
@@ -72,8 +71,8 @@ static inline int post_open(roi_engine *e, roi_group *g, int op, const char *add
   return rc;
 }
 
-static inline int post_simple(roi_engine *e, roi_group *g, int op, uint16_t channel, uint64_t id,
-                       roi_post_info *info) {
+static inline int post_simple(roi_engine *e, roi_group *g, int op, uint16_t channel,
+                              uint64_t id, roi_post_info *info) {
   roi_message *m = msg_new(e, op, channel, NULL, NULL);
   int rc;
   if (!m)

@@ -126,18 +126,22 @@ ROI_TEST(illegal_messages) {
   EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_MORE_USAGE);
   roi_message_set_more(m, 0);
   {
-    static const char *bad[] = {"tcp",           "tcp|127.0.0.1",   "tcp|127.0.0.1|",
-                                "tcp||80",       "tcp|127.0.0.1|x", "tcp|127.0.0.1|70000",
-                                "tcp|1.2.3.4|-1", "udp|1.2.3.4|80", "uds|",
+    static const char *bad[] = {"tcp",
+                                "tcp|127.0.0.1",
+                                "tcp|127.0.0.1|",
+                                "tcp||80",
+                                "tcp|127.0.0.1|x",
+                                "tcp|127.0.0.1|70000",
+                                "tcp|1.2.3.4|-1",
+                                "udp|1.2.3.4|80",
+                                "uds|",
                                 "unix|/tmp/x"};
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
       roi_message_reset(m);
       roi_message_set_opcode(m, i % 2 ? ROI_OP_WELCOME_REQUEST : ROI_OP_HELLO_REQUEST);
-      ROI_ASSERT_EQ(roi_message_header_add(m,
-                                           i % 2 ? ROI_HEADER_LISTEN_ON
-                                                 : ROI_HEADER_CONNECT_TO,
-                                           bad[i]),
+      ROI_ASSERT_EQ(roi_message_header_add(
+                        m, i % 2 ? ROI_HEADER_LISTEN_ON : ROI_HEADER_CONNECT_TO, bad[i]),
                     0);
       EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_ADDRESS);
     }
@@ -309,7 +313,8 @@ ROI_TEST(pool) {
   ROI_ASSERT_TRUE(e != NULL);
   ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &a), 0);
   ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &b), 0);
-  ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &c), ROI_ESTATUS(ROI_STATUS_POOL_EMPTY));
+  ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &c),
+                ROI_ESTATUS(ROI_STATUS_POOL_EMPTY));
   ROI_ASSERT_TRUE(c == NULL);
   ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_ALWAYS, &c), 0);
   ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_ALWAYS, &d), 0);
@@ -336,7 +341,8 @@ ROI_TEST(pool) {
   ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &a), 0);
   ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &b), 0);
   ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &c), 0);
-  ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &d), ROI_ESTATUS(ROI_STATUS_POOL_EMPTY));
+  ROI_ASSERT_EQ(roi_engine_get(e, ROI_GET_POOL_ONLY, &d),
+                ROI_ESTATUS(ROI_STATUS_POOL_EMPTY));
   roi_message_destroy(a);
   roi_message_destroy(b);
   roi_message_destroy(c);
@@ -364,5 +370,5 @@ ROI_TEST_MAIN(ROI_TEST_ENTRY(arguments), ROI_TEST_ENTRY(illegal_messages),
               ROI_TEST_ENTRY(hello_to_nobody), ROI_TEST_ENTRY(hello_to_unknown_host),
               ROI_TEST_ENTRY(hello_to_missing_uds_path),
               ROI_TEST_ENTRY(welcome_on_foreign_address), ROI_TEST_ENTRY(update_receiver),
-              ROI_TEST_ENTRY(update_receiver_wakes_a_blocked_consumer), ROI_TEST_ENTRY(pool),
-              ROI_TEST_ENTRY(create_destroy_repeatedly))
+              ROI_TEST_ENTRY(update_receiver_wakes_a_blocked_consumer),
+              ROI_TEST_ENTRY(pool), ROI_TEST_ENTRY(create_destroy_repeatedly))

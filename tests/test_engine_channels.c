@@ -17,8 +17,8 @@ enum { TCP4, TCP6, UDS };
   do {                                                                                     \
     long long a_ = (long long)(a), b_ = (long long)(b);                                    \
     if (!(a_ op b_)) {                                                                     \
-      fprintf(stderr, "  %s:%d: expected %s %s %s, got %lld %s %lld\n", __FILE__, __LINE__, \
-              #a, #op, #b, a_, #op, b_);                                                   \
+      fprintf(stderr, "  %s:%d: expected %s %s %s, got %lld %s %lld\n", __FILE__,          \
+              __LINE__, #a, #op, #b, a_, #op, b_);                                         \
       goto out;                                                                            \
     }                                                                                      \
   } while (0)

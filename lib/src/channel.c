@@ -297,8 +297,7 @@ static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t 
       return 0;
   }
   c->pending.len = 0;
-  if (off < len &&
-      roi__buf_append(&c->pending, buf + off, len - off, (size_t)-1) != 0) {
+  if (off < len && roi__buf_append(&c->pending, buf + off, len - off, (size_t)-1) != 0) {
     roi__chan_close(e, c, ROI_STATUS_ALLOCATION_FAILED, 1);
     return 0;
   }
@@ -332,8 +331,8 @@ static int read_some(roi_engine *e, roi__chan *c) {
     return 0;
   if (n == 0) {
     /* The stream ended; inside a frame it ended too early. */
-    roi__chan_close(e, c, kept ? ROI_STATUS_COMMUNICATION_FAILED
-                               : ROI_STATUS_PEER_DISCONNECTED, 1);
+    roi__chan_close(
+        e, c, kept ? ROI_STATUS_COMMUNICATION_FAILED : ROI_STATUS_PEER_DISCONNECTED, 1);
     return -1;
   }
   if (n < 0) {
@@ -389,7 +388,7 @@ void roi__chan_ready(roi_engine *e, roi__chan *c, uint32_t events, int error) {
     return;
   }
   if (c->connecting) {
-    int err = (events & ROI_POLL_ERROR) ? (error ? error : ROI_ECONNREFUSED)
+    int err = (events & ROI_POLL_ERROR)    ? (error ? error : ROI_ECONNREFUSED)
               : (events & ROI_POLL_HANGUP) ? ROI_ECONNREFUSED
                                            : roi_sock_error(c->sock);
     if (err) {

@@ -47,23 +47,23 @@ typedef enum roi__chan_kind {
 
 struct roi__chan {
   uint16_t number;
-  uint8_t kind;         /* roi__chan_kind */
-  uint8_t connecting;   /* a client whose connect has not finished */
-  uint8_t paused;       /* reading stopped: the pool is empty */
-  uint8_t dirty;        /* on the engine's dirty list */
-  uint8_t close_after;  /* close once the send queue is written (ByeResponse) */
-  uint8_t want_write;   /* a send would block: wait for WRITABLE */
-  uint32_t interest;    /* what the poller has now */
-  uint64_t serial;      /* tells this channel from a later one of its number */
-  uint64_t id;          /* the message id that opened it, for its last Signal */
-  roi_message *closed;  /* that Signal, made in advance so it cannot fail */
+  uint8_t kind;        /* roi__chan_kind */
+  uint8_t connecting;  /* a client whose connect has not finished */
+  uint8_t paused;      /* reading stopped: the pool is empty */
+  uint8_t dirty;       /* on the engine's dirty list */
+  uint8_t close_after; /* close once the send queue is written (ByeResponse) */
+  uint8_t want_write;  /* a send would block: wait for WRITABLE */
+  uint32_t interest;   /* what the poller has now */
+  uint64_t serial;     /* tells this channel from a later one of its number */
+  uint64_t id;         /* the message id that opened it, for its last Signal */
+  roi_message *closed; /* that Signal, made in advance so it cannot fail */
   roi_socket sock;
   roi_group *group;
   roi__chan *gnext, *gprev; /* the group's channels */
   roi_message *sendq, *sendq_tail;
-  size_t send_off;          /* bytes of the head message already sent */
-  roi__buf pending;         /* received bytes not yet a whole frame */
-  char *uds_path;           /* a listener's socket file, removed at close */
+  size_t send_off;  /* bytes of the head message already sent */
+  roi__buf pending; /* received bytes not yet a whole frame */
+  char *uds_path;   /* a listener's socket file, removed at close */
 };
 
 struct roi_group {

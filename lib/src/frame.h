@@ -37,9 +37,9 @@ void roi__frame_header_of(const roi_message *m, roi__frame_header *h);
 
 /* Checks the fields of a header received from a peer. Returns
  * ROI_STATUS_SUCCESS or the status that closes the channel:
- * INVALID_OP_CODE (opcode 10..15), INVALID_MESSAGE_ID (a Response, HelloResponse or ByeResponse with id 0),
- * INVALID_MORE_USAGE (more on a Hello/Bye/Welcome opcode), NOT_ALLOWED (the
- * engine-only bits 6-7 set). */
+ * INVALID_OP_CODE (opcode 10..15), INVALID_MESSAGE_ID (a Response, HelloResponse or
+ * ByeResponse with id 0), INVALID_MORE_USAGE (more on a Hello/Bye/Welcome opcode),
+ * NOT_ALLOWED (the engine-only bits 6-7 set). */
 int roi__frame_header_check(const roi__frame_header *h);
 
 /* A complete frame found in a buffer; the pointers point into that buffer. */

@@ -26,11 +26,11 @@ int roi__buf_append(roi__buf *b, const void *data, size_t len, size_t limit);
 struct roi_message {
   struct roi_message *next; /* for the engine's queues */
   /* Engine-only fields, cleared by roi_message_reset(): */
-  void *group;         /* the group that posted it, while in the mailbox */
-  void *addr;          /* a resolved roi__addr for Hello/Welcome; owned */
-  uint8_t cmd;         /* an internal command (ROI__CMD_*), 0 for a message */
-  uint8_t fail;        /* a status found at post() to answer with, or 0 */
-  uint8_t wire[16];    /* the encoded header while queued for sending */
+  void *group;      /* the group that posted it, while in the mailbox */
+  void *addr;       /* a resolved roi__addr for Hello/Welcome; owned */
+  uint8_t cmd;      /* an internal command (ROI__CMD_*), 0 for a message */
+  uint8_t fail;     /* a status found at post() to answer with, or 0 */
+  uint8_t wire[16]; /* the encoded header while queued for sending */
   uint16_t channel;
   uint8_t proto;
   uint8_t status;

@@ -85,8 +85,7 @@ int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
   if (!bar)
     return ROI_STATUS_INVALID_ADDRESS;
   if ((size_t)(bar - text) == 3 && memcmp(text, "uds", 3) == 0) {
-    if (copy_part(bar + 1, len - 4, path, path_cap) != 0 ||
-        roi__addr_uds(path, out) != 0)
+    if (copy_part(bar + 1, len - 4, path, path_cap) != 0 || roi__addr_uds(path, out) != 0)
       return ROI_STATUS_INVALID_ADDRESS;
     return 0;
   }
@@ -94,7 +93,8 @@ int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
     return ROI_STATUS_INVALID_ADDRESS;
   bar2 = memchr(bar + 1, '|', len - 4);
   if (!bar2 || copy_part(bar + 1, (size_t)(bar2 - bar - 1), host, sizeof host) != 0 ||
-      copy_part(bar2 + 1, (size_t)(text + len - bar2 - 1), port_text, sizeof port_text) != 0)
+      copy_part(bar2 + 1, (size_t)(text + len - bar2 - 1), port_text, sizeof port_text) !=
+          0)
     return ROI_STATUS_INVALID_ADDRESS;
   port = strtol(port_text, &end, 10);
   if (*end != '\0' || port < 0 || port > 65535 || port_text[0] < '0' || port_text[0] > '9')
@@ -118,7 +118,8 @@ static int check_fields(const roi_message *m) {
     return ROI_STATUS_INVALID_OP_CODE;
   /* WelcomeResponse is the engine's answer, and the origin bit and the
    * reserved bits are the engine's to set. */
-  if (op == ROI_OP_WELCOME_RESPONSE || (m->proto & ROI__PROTO_ORIGIN) || (m->proto & ~0x3Fu))
+  if (op == ROI_OP_WELCOME_RESPONSE || (m->proto & ROI__PROTO_ORIGIN) ||
+      (m->proto & ~0x3Fu))
     return ROI_STATUS_NOT_ALLOWED;
   if ((m->proto & ROI__PROTO_MORE) && op > ROI_OP_SIGNAL)
     return ROI_STATUS_INVALID_MORE_USAGE;
@@ -129,8 +130,9 @@ static int check_fields(const roi_message *m) {
     return ROI_STATUS_INVALID_HEADERS_LEN;
   if (op == ROI_OP_HELLO_REQUEST || op == ROI_OP_WELCOME_REQUEST)
     return m->channel != 0 ? ROI_STATUS_INVALID_CHANNEL_NUMBER : 0;
-  return m->channel == 0 || m->channel > ROI__CHANNEL_MAX ? ROI_STATUS_INVALID_CHANNEL_NUMBER
-                                                          : 0;
+  return m->channel == 0 || m->channel > ROI__CHANNEL_MAX
+             ? ROI_STATUS_INVALID_CHANNEL_NUMBER
+             : 0;
 }
 
 /* For a Hello or Welcome request: reads its address header into a new
@@ -138,7 +140,8 @@ static int check_fields(const roi_message *m) {
  * (m->fail). Returns 0, a refusing status, or ROI_ENOMEM. */
 static int prepare_address(roi_message *m) {
   int op = m->proto & ROI__PROTO_OPCODE, rc;
-  const char *name = op == ROI_OP_HELLO_REQUEST ? ROI_HEADER_CONNECT_TO : ROI_HEADER_LISTEN_ON;
+  const char *name =
+      op == ROI_OP_HELLO_REQUEST ? ROI_HEADER_CONNECT_TO : ROI_HEADER_LISTEN_ON;
   roi_header h;
   roi__addr *a;
   char path[256];

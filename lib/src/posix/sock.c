@@ -324,8 +324,7 @@ int roi__sock_connect_addr(const roi__addr *a, roi_socket *out) {
     return err;
   if (!a->is_unix)
     set_nodelay(fd);
-  if (connect(fd, sa, (socklen_t)a->len) != 0 && errno != EINPROGRESS &&
-      errno != EAGAIN) {
+  if (connect(fd, sa, (socklen_t)a->len) != 0 && errno != EINPROGRESS && errno != EAGAIN) {
     err = last_error();
     close(fd);
     return err;
