@@ -229,6 +229,19 @@ void roi__chan_post(roi_engine *e, roi_message *m) {
 static void pause_reading(roi_engine *e, roi__chan *c) {
   roi_message *sig = NULL;
   c->paused = 1;
+  /* A channel that closed while paused leaves a stale entry behind, which
+   * resume_paused() skips; should such entries ever fill the list, the ones
+   * that no longer name a paused channel are dropped first. */
+  if (e->npaused_list == ROI__CHANNELS) {
+    size_t i, kept = 0;
+    for (i = 0; i < e->npaused_list; i++) {
+      roi__chan *p = e->slots[e->paused_list[i]].chan;
+      if (p && p->paused)
+        e->paused_list[kept++] = e->paused_list[i];
+    }
+    e->npaused_list = kept;
+  }
+  e->paused_list[e->npaused_list++] = c->number;
   roi__mutex_lock(e->lock);
   e->paused++;
   /* A message may have come back between the failed take and now. */

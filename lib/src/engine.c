@@ -112,9 +112,11 @@ int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
   e->slots = calloc(ROI__CHANNELS, sizeof *e->slots);
   if (!e->slots)
     goto fail_lock;
-  e->dirty = malloc(ROI__CHANNELS * sizeof *e->dirty);
+  /* One allocation holds the dirty list and the paused list. */
+  e->dirty = malloc(2 * ROI__CHANNELS * sizeof *e->dirty);
   if (!e->dirty)
     goto fail_slots;
+  e->paused_list = e->dirty + ROI__CHANNELS;
   e->rbuf_cap = RBUF_SIZE;
   e->rbuf = malloc(e->rbuf_cap);
   if (!e->rbuf)

@@ -100,6 +100,8 @@ struct roi_engine {
   uint64_t serial;
   uint16_t *dirty; /* channel numbers, ROI__CHANNELS slots */
   size_t ndirty;
+  uint16_t *paused_list; /* channels paused for the pool, ROI__CHANNELS slots */
+  size_t npaused_list;
   uint8_t *rbuf; /* one large receive buffer */
   size_t rbuf_cap;
 };

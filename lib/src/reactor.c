@@ -9,6 +9,7 @@
  * incrementally through that dirty list: nothing is rescanned per round.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine_int.h"
 #include "roi/error.h"
@@ -84,14 +85,18 @@ static int drain_mailbox(roi_engine *e, int *resume) {
   return stopping;
 }
 
-/* Gives paused channels another go now that messages came back. */
+/* Gives paused channels another go now that messages came back. Channels
+ * that pause again meanwhile are appended after the ones being retried. */
 static void resume_paused(roi_engine *e) {
-  uint16_t n;
-  for (n = 1; n <= ROI__CHANNEL_MAX && e->paused; n++) {
-    roi__chan *c = e->slots[n].chan;
+  size_t i, n = e->npaused_list;
+  for (i = 0; i < n; i++) {
+    roi__chan *c = e->slots[e->paused_list[i]].chan;
     if (c && c->paused)
       (void)roi__chan_resume(e, c);
   }
+  memmove(e->paused_list, e->paused_list + n,
+          (e->npaused_list - n) * sizeof *e->paused_list);
+  e->npaused_list -= n;
 }
 
 static void settle_dirty(roi_engine *e) {
