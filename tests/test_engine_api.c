@@ -241,6 +241,48 @@ ROI_TEST(welcome_on_foreign_address) {
                   ROI_OP_WELCOME_RESPONSE);
 }
 
+/* A listener whose backlog is full and that never accepts: further SYNs are
+ * dropped, so a connect neither completes nor fails on its own for about
+ * two minutes. The engine's connect timeout ends it. (Where the system
+ * answers a full backlog with a reset instead, the answer is the same.) */
+ROI_TEST(hello_connect_timeout) {
+  roi_engine_options o;
+  roi_engine *e = NULL;
+  roi_group *g = NULL;
+  roi_socket l = ROI_INVALID_SOCKET, fill[8];
+  roi_post_info info;
+  roi_message *r;
+  char addr[64];
+  uint64_t start;
+  int i, port;
+  memset(&o, 0, sizeof o);
+  o.connect_timeout_ms = 300;
+  ROI_ASSERT_EQ(roi_engine_create(&e, &o), 0);
+  ROI_ASSERT_EQ(roi_group_create(e, &g), 0);
+  ROI_ASSERT_EQ(roi_sock_listen_tcp("127.0.0.1", 0, 1, &l), 0);
+  port = roi_sock_local_port(l);
+  for (i = 0; i < 8; i++)
+    ROI_ASSERT_EQ(roi_sock_connect_tcp("127.0.0.1", port, &fill[i]), 0);
+  roi__sleep_ms(100);
+  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
+  start = roi__now_ms();
+  ROI_ASSERT_EQ(post_open(e, g, ROI_OP_HELLO_REQUEST, addr, &info), 0);
+  r = next_msg(g);
+  ROI_ASSERT_TRUE(r != NULL);
+  fprintf(stderr, "  answered after %d ms\n", (int)(roi__now_ms() - start));
+  ROI_ASSERT_EQ(roi_message_opcode(r), ROI_OP_HELLO_REQUEST);
+  ROI_ASSERT_EQ(roi_message_status(r), ROI_STATUS_CONNECT_FAILED);
+  roi_engine_put(e, &r);
+  r = next_msg(g);
+  ROI_ASSERT_TRUE(is_closed_signal(r, info.channel));
+  ROI_ASSERT_EQ(reason_of(r), ROI_STATUS_CONNECT_FAILED);
+  roi_engine_put(e, &r);
+  roi_engine_destroy(e);
+  for (i = 0; i < 8; i++)
+    roi_sock_close(fill[i]);
+  roi_sock_close(l);
+}
+
 ROI_TEST(update_receiver) {
   roi_engine *e = eng_new(4, 8);
   roi_group *g = NULL;
@@ -369,6 +411,7 @@ ROI_TEST(create_destroy_repeatedly) {
 ROI_TEST_MAIN(ROI_TEST_ENTRY(arguments), ROI_TEST_ENTRY(illegal_messages),
               ROI_TEST_ENTRY(hello_to_nobody), ROI_TEST_ENTRY(hello_to_unknown_host),
               ROI_TEST_ENTRY(hello_to_missing_uds_path),
-              ROI_TEST_ENTRY(welcome_on_foreign_address), ROI_TEST_ENTRY(update_receiver),
+              ROI_TEST_ENTRY(welcome_on_foreign_address),
+              ROI_TEST_ENTRY(hello_connect_timeout), ROI_TEST_ENTRY(update_receiver),
               ROI_TEST_ENTRY(update_receiver_wakes_a_blocked_consumer),
               ROI_TEST_ENTRY(pool), ROI_TEST_ENTRY(create_destroy_repeatedly))

@@ -185,6 +185,10 @@ static void open_client(roi_engine *e, roi_message *m) {
   }
   c->id = m->id;
   c->connecting = 1;
+  c->deadline = roi__now_ms() + e->connect_timeout_ms;
+  /* Every entry names a distinct new channel; entries are dropped once their
+   * connect ends, and a number is not reused while its channel is open. */
+  e->connect_list[e->nconnect_list++] = c->number;
   free(m->addr);
   m->addr = NULL;
   /* The Hello leaves once the connect completes. */

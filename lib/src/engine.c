@@ -10,6 +10,7 @@
 
 #define DEFAULT_POOL_INITIAL 64
 #define DEFAULT_POOL_MAX 1024
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
 /* Room for one whole frame left over from the last read plus a large read. */
 #define RBUF_SIZE (16 + 2 * 65535 + 256 * 1024)
 
@@ -83,7 +84,7 @@ static void free_list(roi_message *m) {
 }
 
 int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
-  roi_engine_options o = {0, 0, NULL};
+  roi_engine_options o = {0, 0, NULL, 0};
   roi_engine *e;
   size_t i;
   int err = ROI_ENOMEM;
@@ -102,6 +103,8 @@ int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
   if (!e)
     return ROI_ENOMEM;
   e->pool_max = o.pool_max;
+  e->connect_timeout_ms =
+      o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
   e->next_id = 1;
   e->rng = roi__now_ns() ^ (uint64_t)(uintptr_t)e ^ 0x9E3779B97F4A7C15ull;
   if (!e->rng)
@@ -112,11 +115,12 @@ int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
   e->slots = calloc(ROI__CHANNELS, sizeof *e->slots);
   if (!e->slots)
     goto fail_lock;
-  /* One allocation holds the dirty list and the paused list. */
-  e->dirty = malloc(2 * ROI__CHANNELS * sizeof *e->dirty);
+  /* One allocation holds the dirty, paused and connecting lists. */
+  e->dirty = malloc(3 * ROI__CHANNELS * sizeof *e->dirty);
   if (!e->dirty)
     goto fail_slots;
   e->paused_list = e->dirty + ROI__CHANNELS;
+  e->connect_list = e->paused_list + ROI__CHANNELS;
   e->rbuf_cap = RBUF_SIZE;
   e->rbuf = malloc(e->rbuf_cap);
   if (!e->rbuf)

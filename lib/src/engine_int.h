@@ -56,6 +56,7 @@ struct roi__chan {
   uint32_t interest;   /* what the poller has now */
   uint64_t serial;     /* tells this channel from a later one of its number */
   uint64_t id;         /* the message id that opened it, for its last Signal */
+  uint64_t deadline;   /* when a connect under way gives up (roi__now_ms) */
   roi_message *closed; /* that Signal, made in advance so it cannot fail */
   roi_socket sock;
   roi_group *group;
@@ -102,6 +103,9 @@ struct roi_engine {
   size_t ndirty;
   uint16_t *paused_list; /* channels paused for the pool, ROI__CHANNELS slots */
   size_t npaused_list;
+  uint16_t *connect_list; /* clients whose connect is under way, likewise */
+  size_t nconnect_list;
+  unsigned connect_timeout_ms;
   uint8_t *rbuf; /* one large receive buffer */
   size_t rbuf_cap;
 };
@@ -129,6 +133,9 @@ int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
 void roi__reactor_main(void *arg);
 /* Marks a channel for the end-of-round work (flush, interest). */
 void roi__reactor_dirty(roi_engine *e, roi__chan *c);
+/* Fails the connects that ran out of time; returns the milliseconds until
+ * the next one does (the poller's timeout), or -1 when none is under way. */
+int roi__reactor_connect_timeouts(roi_engine *e);
 
 /* channel.c */
 /* Opens the channel a Welcome or Hello request asks for; answers or fails

@@ -8,6 +8,7 @@
  * gathered send, set its poller interest if it changed). Interest is kept
  * incrementally through that dirty list: nothing is rescanned per round.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,29 @@ static void resume_paused(roi_engine *e) {
   e->npaused_list -= n;
 }
 
+int roi__reactor_connect_timeouts(roi_engine *e) {
+  uint64_t now, next = UINT64_MAX;
+  size_t i, kept = 0;
+  if (e->nconnect_list == 0)
+    return -1;
+  now = roi__now_ms();
+  for (i = 0; i < e->nconnect_list; i++) {
+    uint16_t n = e->connect_list[i];
+    roi__chan *c = e->slots[n].chan;
+    if (!c || !c->connecting)
+      continue; /* connected or closed since */
+    if (now >= c->deadline) {
+      roi__chan_close(e, c, ROI_STATUS_CONNECT_FAILED, 1);
+      continue;
+    }
+    if (c->deadline < next)
+      next = c->deadline;
+    e->connect_list[kept++] = n;
+  }
+  e->nconnect_list = kept;
+  return kept ? (int)(next - now) : -1;
+}
+
 static void settle_dirty(roi_engine *e) {
   size_t i;
   /* Settling may close a channel; closing never adds to the list. */
@@ -139,8 +163,10 @@ void roi__reactor_main(void *arg) {
     settle_dirty(e);
     /* A channel that paused during this round while messages were already
      * back in the pool is retried at once: no wake will come for it. */
+    timeout = roi__reactor_connect_timeouts(e);
     roi__mutex_lock(e->lock);
-    timeout = e->resume_wanted ? 0 : -1;
+    if (e->resume_wanted)
+      timeout = 0;
     roi__mutex_unlock(e->lock);
   }
   /* Stopping: every channel closes silently; the groups are freed by

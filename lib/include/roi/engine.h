@@ -32,12 +32,17 @@
  * When a channel closes, every message still queued for it comes back to its
  * group with origin ROI_ORIGIN_ENGINE and the reason as its status, and then
  * a Signal with status ROI_STATUS_CHANNEL_CLOSED on that channel, whose
- * "~reason" text header holds the reason as a decimal roi_status
- * (ROI_STATUS_SUCCESS for a close the application asked for,
- * ROI_STATUS_PEER_DISCONNECTED, ROI_STATUS_CONNECT_FAILED, a wire-format
- * status for a malformed frame, and so on). Channel numbers are 1..65534,
- * chosen at random, and never reused while a channel is open nor among the
- * last 1,024 closed.
+ * message id is the id of the message that opened the channel and whose
+ * "~reason" text header holds the reason as a decimal roi_status:
+ * ROI_STATUS_CHANNEL_CLOSED for a close the application asked for (ByeSignal,
+ * a Bye exchange), ROI_STATUS_PEER_DISCONNECTED, ROI_STATUS_CONNECT_FAILED
+ * (refused, unreachable, or no answer within connect_timeout_ms),
+ * ROI_STATUS_LISTEN_FAILED, a wire-format status for a malformed frame
+ * (ROI_STATUS_INVALID_OP_CODE, ...), ROI_STATUS_COMMUNICATION_FAILED for a
+ * stream that ended inside a frame, and so on. Every channel number post()
+ * or a listener hands out ends with exactly one such Signal. Channel numbers
+ * are 1..65534, chosen at random, and never reused while a channel is open
+ * nor among the last 1,024 closed.
  *
  * Backpressure: the reactor takes a message from the pool for every frame
  * it receives and never allocates beyond it. When the pool is empty the
@@ -71,6 +76,11 @@ typedef struct roi_engine_options {
   /* Poller backend ("epoll", "poll", "afd"), NULL for $ROI_BACKEND or the
    * default. */
   const char *backend;
+  /* How long a Hello's connect may take before it fails with
+   * ROI_STATUS_CONNECT_FAILED (default 10,000 ms). Without it an address
+   * that drops SYNs would hold the channel for the system's own timeout
+   * (about two minutes on Linux). */
+  unsigned connect_timeout_ms;
 } roi_engine_options;
 
 /* How roi_engine_get() behaves when the pool is empty. */
