@@ -503,6 +503,23 @@ typedef struct bad_case {
   int reason;
 } bad_case;
 
+/* Fills cases[n]: a header, then extra bytes; the stream ends (FIN) after
+ * fin_at bytes when fin_at is non-zero, else stays open after all of them. */
+static int add_case(bad_case *cases, int n, const char *name, uint8_t proto, uint64_t id,
+                    uint16_t hlen, uint16_t blen, const char *extra, size_t extra_len,
+                    size_t fin_at, int reason) {
+  bad_case *c = &cases[n];
+  memset(c, 0, sizeof *c);
+  c->name = name;
+  header_bytes(c->bytes, 1, proto, 0, id, hlen, blen);
+  if (extra)
+    memcpy(c->bytes + 16, extra, extra_len);
+  c->len = fin_at ? fin_at : 16 + extra_len;
+  c->fin = fin_at != 0;
+  c->reason = reason;
+  return n + 1;
+}
+
 ROI_TEST(malformed_frames_close_only_their_channel) {
   roi_engine *e = eng_new(16, 64);
   roi_group *g = NULL;
@@ -532,49 +549,25 @@ ROI_TEST(malformed_frames_close_only_their_channel) {
   memcpy(req + 16, "abcdef", 6);
   ROI_ASSERT_EQ(raw_send_all(good, req, 10), 0);
 
-  memset(cases, 0, sizeof cases);
-  cases[n].name = "truncated header";
-  header_bytes(cases[n].bytes, 1, ROI_OP_REQUEST, 0, 1, 0, 0);
-  cases[n].len = 10;
-  cases[n].fin = 1;
-  cases[n++].reason = ROI_STATUS_COMMUNICATION_FAILED;
-  cases[n].name = "unknown opcode";
-  header_bytes(cases[n].bytes, 1, 0x0C, 0, 1, 0, 0);
-  cases[n].len = 16;
-  cases[n++].reason = ROI_STATUS_INVALID_OP_CODE;
-  cases[n].name = "response with message id 0";
-  header_bytes(cases[n].bytes, 1, ROI_OP_RESPONSE, 0, 0, 0, 0);
-  cases[n].len = 16;
-  cases[n++].reason = ROI_STATUS_INVALID_MESSAGE_ID;
-  cases[n].name = "reserved proto bits";
-  header_bytes(cases[n].bytes, 1, 0x40 | ROI_OP_REQUEST, 0, 1, 0, 0);
-  cases[n].len = 16;
-  cases[n++].reason = ROI_STATUS_NOT_ALLOWED;
-  cases[n].name = "more flag on a Hello";
-  header_bytes(cases[n].bytes, 1, 0x20 | ROI_OP_HELLO_REQUEST, 0, 1, 0, 0);
-  cases[n].len = 16;
-  cases[n++].reason = ROI_STATUS_INVALID_MORE_USAGE;
-  cases[n].name = "text headers that do not parse";
-  header_bytes(cases[n].bytes, 1, ROI_OP_REQUEST, 0, 1, 9, 0);
-  memcpy(cases[n].bytes + 16, "nocolon\r\n", 9);
-  cases[n].len = 25;
-  cases[n++].reason = ROI_STATUS_INVALID_HEADERS_LEN;
-  cases[n].name = "lengths past the end of the stream";
-  header_bytes(cases[n].bytes, 1, ROI_OP_REQUEST, 0, 1, 65535, 65535);
-  memcpy(cases[n].bytes + 16, "k:v\r\n", 5);
-  cases[n].len = 21;
-  cases[n].fin = 1;
-  cases[n++].reason = ROI_STATUS_COMMUNICATION_FAILED;
-  cases[n].name = "peer stops mid-body";
-  header_bytes(cases[n].bytes, 1, ROI_OP_REQUEST, 0, 1, 0, 100);
-  memset(cases[n].bytes + 16, 'x', 40);
-  cases[n].len = 56;
-  cases[n].fin = 1;
-  cases[n++].reason = ROI_STATUS_COMMUNICATION_FAILED;
-  cases[n].name = "a Welcome over the wire";
-  header_bytes(cases[n].bytes, 1, ROI_OP_WELCOME_REQUEST, 0, 1, 0, 0);
-  cases[n].len = 16;
-  cases[n++].reason = ROI_STATUS_NOT_ALLOWED;
+  n = add_case(cases, n, "truncated header", ROI_OP_REQUEST, 1, 0, 0, NULL, 0, 10,
+               ROI_STATUS_COMMUNICATION_FAILED);
+  n = add_case(cases, n, "unknown opcode", 0x0C, 1, 0, 0, NULL, 0, 0,
+               ROI_STATUS_INVALID_OP_CODE);
+  n = add_case(cases, n, "response with message id 0", ROI_OP_RESPONSE, 0, 0, 0, NULL, 0, 0,
+               ROI_STATUS_INVALID_MESSAGE_ID);
+  n = add_case(cases, n, "reserved proto bits", 0x40 | ROI_OP_REQUEST, 1, 0, 0, NULL, 0, 0,
+               ROI_STATUS_NOT_ALLOWED);
+  n = add_case(cases, n, "more flag on a Hello", 0x20 | ROI_OP_HELLO_REQUEST, 1, 0, 0, NULL,
+               0, 0, ROI_STATUS_INVALID_MORE_USAGE);
+  n = add_case(cases, n, "text headers that do not parse", ROI_OP_REQUEST, 1, 9, 0,
+               "nocolon\r\n", 9, 0, ROI_STATUS_INVALID_HEADERS_LEN);
+  n = add_case(cases, n, "lengths past the end of the stream", ROI_OP_REQUEST, 1, 65535,
+               65535, "k:v\r\n", 5, 21, ROI_STATUS_COMMUNICATION_FAILED);
+  n = add_case(cases, n, "peer stops mid-body", ROI_OP_REQUEST, 1, 0, 100,
+               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40, 56,
+               ROI_STATUS_COMMUNICATION_FAILED);
+  n = add_case(cases, n, "a Welcome over the wire", ROI_OP_WELCOME_REQUEST, 1, 0, 0, NULL,
+               0, 0, ROI_STATUS_NOT_ALLOWED);
 
   for (i = 0; i < n; i++) {
     roi_socket s = ROI_INVALID_SOCKET;

@@ -67,34 +67,69 @@ static void set_nodelay(int fd) {
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* Fills addr from a numeric IPv4 or IPv6 literal. */
-static int make_addr(const char *host, int port, struct sockaddr_storage *addr,
-                     socklen_t *len) {
-  struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+/* Fills a from a numeric IPv4 or IPv6 literal. */
+static int make_addr(const char *host, int port, roi__addr *a) {
+  struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)a->storage;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)a->storage;
   if (!host || port < 0 || port > 65535)
     return ROI_EINVAL;
-  memset(addr, 0, sizeof *addr);
+  memset(a, 0, sizeof *a);
   if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
     a4->sin_port = htons((uint16_t)port);
-    *len = sizeof *a4;
+    a->len = (int)sizeof *a4;
     return 0;
   }
   if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
     a6->sin6_family = AF_INET6;
     a6->sin6_port = htons((uint16_t)port);
-    *len = sizeof *a6;
+    a->len = (int)sizeof *a6;
     return 0;
   }
   return ROI_EINVAL;
 }
 
-/* The start of listen and connect: the address, and a socket of its family. */
-static int open_for(const char *host, int port, struct sockaddr_storage *addr,
-                    socklen_t *len, int *fd) {
-  int err = make_addr(host, port, addr, len);
-  return err ? err : open_socket(addr->ss_family, fd);
+/* The one listen of this file: TCP listeners get SO_REUSEADDR, which lets a
+ * restarted server bind the port of connections still in TIME_WAIT. */
+static int listen_addr(const roi__addr *a, int backlog, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  int fd = -1, err, one = 1;
+  *out = ROI_INVALID_SOCKET;
+  err = open_socket(sa->sa_family, &fd);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, sa, (socklen_t)a->len) != 0 ||
+      listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+    err = last_error();
+    close(fd);
+    return err;
+  }
+  *out = fd;
+  return 0;
+}
+
+/* The one connect of this file: started without blocking. For AF_UNIX,
+ * EAGAIN (a full backlog) counts as under way too: the poller then reports
+ * the socket as never connected, which the engine answers as a failure. */
+static int connect_addr(const roi__addr *a, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  int fd = -1, err;
+  *out = ROI_INVALID_SOCKET;
+  err = open_socket(sa->sa_family, &fd);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    set_nodelay(fd);
+  if (connect(fd, sa, (socklen_t)a->len) != 0 && errno != EINPROGRESS &&
+      !(a->is_unix && errno == EAGAIN)) {
+    err = last_error();
+    close(fd);
+    return err;
+  }
+  *out = fd;
+  return 0;
 }
 
 int roi_sock_open_tcp(int ipv6, roi_socket *out) {
@@ -105,45 +140,23 @@ int roi_sock_open_tcp(int ipv6, roi_socket *out) {
 }
 
 int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out) {
-  struct sockaddr_storage addr;
-  socklen_t len;
-  int fd = -1, err, one = 1;
+  roi__addr a;
+  int err;
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = open_for(host, port, &addr, &len, &fd);
-  if (err)
-    return err;
-  /* Lets a restarted server bind the port of connections still in TIME_WAIT. */
-  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (struct sockaddr *)&addr, len) != 0 ||
-      listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0) {
-    err = last_error();
-    close(fd);
-    return err;
-  }
-  *out = fd;
-  return 0;
+  err = make_addr(host, port, &a);
+  return err ? err : listen_addr(&a, backlog, out);
 }
 
 int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
-  struct sockaddr_storage addr;
-  socklen_t len;
-  int fd = -1, err;
+  roi__addr a;
+  int err;
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = open_for(host, port, &addr, &len, &fd);
-  if (err)
-    return err;
-  set_nodelay(fd);
-  if (connect(fd, (struct sockaddr *)&addr, len) != 0 && errno != EINPROGRESS) {
-    err = last_error();
-    close(fd);
-    return err;
-  }
-  *out = fd;
-  return 0;
+  err = make_addr(host, port, &a);
+  return err ? err : connect_addr(&a, out);
 }
 
 int roi_sock_accept(roi_socket listener, roi_socket *out) {
@@ -256,13 +269,9 @@ int roi_sock_abort(roi_socket s) {
 int roi__addr_tcp(const char *host, int port, roi__addr *out) {
   struct addrinfo hints, *res = NULL;
   struct sockaddr_storage *ss = (struct sockaddr_storage *)(void *)out->storage;
-  socklen_t len;
   int rc;
-  if (make_addr(host, port, ss, &len) == 0) {
-    out->is_unix = 0;
-    out->len = (int)len;
+  if (make_addr(host, port, out) == 0)
     return 0;
-  }
   if (!host || !*host || port < 0 || port > 65535)
     return ROI_EINVAL;
   memset(&hints, 0, sizeof hints);
@@ -298,39 +307,11 @@ int roi__addr_uds(const char *path, roi__addr *out) {
 }
 
 int roi__sock_listen_addr(const roi__addr *a, roi_socket *out) {
-  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
-  int fd = -1, err, one = 1;
-  *out = ROI_INVALID_SOCKET;
-  err = open_socket(sa->sa_family, &fd);
-  if (err)
-    return err;
-  if (!a->is_unix)
-    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, sa, (socklen_t)a->len) != 0 || listen(fd, SOMAXCONN) != 0) {
-    err = last_error();
-    close(fd);
-    return err;
-  }
-  *out = fd;
-  return 0;
+  return listen_addr(a, SOMAXCONN, out);
 }
 
 int roi__sock_connect_addr(const roi__addr *a, roi_socket *out) {
-  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
-  int fd = -1, err;
-  *out = ROI_INVALID_SOCKET;
-  err = open_socket(sa->sa_family, &fd);
-  if (err)
-    return err;
-  if (!a->is_unix)
-    set_nodelay(fd);
-  if (connect(fd, sa, (socklen_t)a->len) != 0 && errno != EINPROGRESS && errno != EAGAIN) {
-    err = last_error();
-    close(fd);
-    return err;
-  }
-  *out = fd;
-  return 0;
+  return connect_addr(a, out);
 }
 
 int roi__sock_sendv(roi_socket s, const roi__iov *v, int n) {

@@ -113,33 +113,72 @@ static int open_socket(int family, SOCKET *out) {
   return 0;
 }
 
-/* Fills addr from a numeric IPv4 or IPv6 literal. */
-static int make_addr(const char *host, int port, struct sockaddr_storage *addr, int *len) {
-  struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+/* Fills a from a numeric IPv4 or IPv6 literal. */
+static int make_addr(const char *host, int port, roi__addr *a) {
+  struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)a->storage;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)a->storage;
   if (!host || port < 0 || port > 65535)
     return ROI_EINVAL;
-  memset(addr, 0, sizeof *addr);
+  memset(a, 0, sizeof *a);
   if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
     a4->sin_port = htons((u_short)port);
-    *len = (int)sizeof *a4;
+    a->len = (int)sizeof *a4;
     return 0;
   }
   if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
     a6->sin6_family = AF_INET6;
     a6->sin6_port = htons((u_short)port);
-    *len = (int)sizeof *a6;
+    a->len = (int)sizeof *a6;
     return 0;
   }
   return ROI_EINVAL;
 }
 
-/* The start of listen and connect: the address, and a socket of its family. */
-static int open_for(const char *host, int port, struct sockaddr_storage *addr, int *len,
-                    SOCKET *s) {
-  int err = make_addr(host, port, addr, len);
-  return err ? err : open_socket(addr->ss_family, s);
+/* The one listen of this file. TCP listeners get SO_EXCLUSIVEADDRUSE (see
+ * the top of the file). */
+static int listen_addr(const roi__addr *a, int backlog, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  BOOL one = TRUE;
+  SOCKET s = INVALID_SOCKET;
+  int err;
+  *out = ROI_INVALID_SOCKET;
+  err = open_socket(sa->sa_family, &s);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    (void)setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one, sizeof one);
+  if (bind(s, sa, a->len) != 0 || listen(s, backlog > 0 ? backlog : SOMAXCONN) != 0) {
+    err = last_error();
+    close_socket(s);
+    return err;
+  }
+  *out = (roi_socket)s;
+  return 0;
+}
+
+/* The one connect of this file: started without blocking. */
+static int connect_addr(const roi__addr *a, roi_socket *out) {
+  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
+  const SOCKADDR_UN *un = (const SOCKADDR_UN *)(const void *)a->storage;
+  SOCKET s = INVALID_SOCKET;
+  int err;
+  *out = ROI_INVALID_SOCKET;
+  /* Windows reports a missing AF_UNIX path as a refusal; say what it is. */
+  if (a->is_unix && GetFileAttributesA(un->sun_path) == INVALID_FILE_ATTRIBUTES)
+    return ROI_ENOENT;
+  err = open_socket(sa->sa_family, &s);
+  if (err)
+    return err;
+  if (!a->is_unix)
+    set_nodelay(s);
+  if (connect(s, sa, a->len) != 0 && WSAGetLastError() != WSAEWOULDBLOCK) {
+    err = last_error();
+    close_socket(s);
+    return err;
+  }
+  *out = (roi_socket)s;
+  return 0;
 }
 
 int roi_sock_open_tcp(int ipv6, roi_socket *out) {
@@ -155,46 +194,23 @@ int roi_sock_open_tcp(int ipv6, roi_socket *out) {
 }
 
 int roi_sock_listen_tcp(const char *host, int port, int backlog, roi_socket *out) {
-  struct sockaddr_storage addr;
-  BOOL one = TRUE;
-  SOCKET s = INVALID_SOCKET;
-  int len, err;
+  roi__addr a;
+  int err;
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = open_for(host, port, &addr, &len, &s);
-  if (err)
-    return err;
-  (void)setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one, sizeof one);
-  if (bind(s, (struct sockaddr *)&addr, len) != 0 ||
-      listen(s, backlog > 0 ? backlog : SOMAXCONN) != 0) {
-    err = last_error();
-    close_socket(s);
-    return err;
-  }
-  *out = (roi_socket)s;
-  return 0;
+  err = make_addr(host, port, &a);
+  return err ? err : listen_addr(&a, backlog, out);
 }
 
 int roi_sock_connect_tcp(const char *host, int port, roi_socket *out) {
-  struct sockaddr_storage addr;
-  SOCKET s = INVALID_SOCKET;
-  int len, err;
+  roi__addr a;
+  int err;
   if (!out)
     return ROI_EINVAL;
   *out = ROI_INVALID_SOCKET;
-  err = open_for(host, port, &addr, &len, &s);
-  if (err)
-    return err;
-  set_nodelay(s);
-  if (connect(s, (struct sockaddr *)&addr, len) != 0 &&
-      WSAGetLastError() != WSAEWOULDBLOCK) {
-    err = last_error();
-    close_socket(s);
-    return err;
-  }
-  *out = (roi_socket)s;
-  return 0;
+  err = make_addr(host, port, &a);
+  return err ? err : connect_addr(&a, out);
 }
 
 int roi_sock_accept(roi_socket listener, roi_socket *out) {
@@ -296,12 +312,9 @@ int roi_sock_abort(roi_socket s) {
 int roi__addr_tcp(const char *host, int port, roi__addr *out) {
   struct addrinfo hints, *res = NULL;
   struct sockaddr_storage *ss = (struct sockaddr_storage *)(void *)out->storage;
-  int len, rc, err;
-  if (make_addr(host, port, ss, &len) == 0) {
-    out->is_unix = 0;
-    out->len = len;
+  int rc, err;
+  if (make_addr(host, port, out) == 0)
     return 0;
-  }
   if (!host || !*host || port < 0 || port > 65535)
     return ROI_EINVAL;
   err = roi__winsock_acquire();
@@ -343,46 +356,11 @@ int roi__addr_uds(const char *path, roi__addr *out) {
 }
 
 int roi__sock_listen_addr(const roi__addr *a, roi_socket *out) {
-  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
-  BOOL one = TRUE;
-  SOCKET s = INVALID_SOCKET;
-  int err;
-  *out = ROI_INVALID_SOCKET;
-  err = open_socket(sa->sa_family, &s);
-  if (err)
-    return err;
-  if (!a->is_unix)
-    (void)setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one, sizeof one);
-  if (bind(s, sa, a->len) != 0 || listen(s, SOMAXCONN) != 0) {
-    err = last_error();
-    close_socket(s);
-    return err;
-  }
-  *out = (roi_socket)s;
-  return 0;
+  return listen_addr(a, SOMAXCONN, out);
 }
 
 int roi__sock_connect_addr(const roi__addr *a, roi_socket *out) {
-  const struct sockaddr *sa = (const struct sockaddr *)(const void *)a->storage;
-  const SOCKADDR_UN *un = (const SOCKADDR_UN *)(const void *)a->storage;
-  SOCKET s = INVALID_SOCKET;
-  int err;
-  *out = ROI_INVALID_SOCKET;
-  /* Windows reports a missing AF_UNIX path as a refusal; say what it is. */
-  if (a->is_unix && GetFileAttributesA(un->sun_path) == INVALID_FILE_ATTRIBUTES)
-    return ROI_ENOENT;
-  err = open_socket(sa->sa_family, &s);
-  if (err)
-    return err;
-  if (!a->is_unix)
-    set_nodelay(s);
-  if (connect(s, sa, a->len) != 0 && WSAGetLastError() != WSAEWOULDBLOCK) {
-    err = last_error();
-    close_socket(s);
-    return err;
-  }
-  *out = (roi_socket)s;
-  return 0;
+  return connect_addr(a, out);
 }
 
 int roi__sock_sendv(roi_socket s, const roi__iov *v, int n) {
