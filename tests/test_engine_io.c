@@ -13,40 +13,33 @@ enum { TCP4, TCP6, UDS };
 
 /* ---- raw sockets (the peer that is not a roi engine) ---- */
 
-static int raw_send_all(roi_socket s, const void *buf, size_t len) {
-  const char *p = buf;
-  uint64_t deadline = roi__now_ms() + WAIT_MS;
-  while (len > 0) {
-    int n = roi_sock_send(s, p, len);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-    } else if ((n == ROI_EAGAIN || n == ROI_ENOTCONN) && roi__now_ms() < deadline) {
-      roi__sleep_ms(1); /* the connect may still be under way */
-    } else {
-      fprintf(stderr, "  raw send: %s\n", roi_err_name(n));
-      return -1;
-    }
-  }
-  return 0;
-}
-
-static int raw_recv_exact(roi_socket s, void *buf, size_t len) {
+/* Sends (sending != 0) or receives exactly len bytes, waiting out a connect
+ * still under way and a full or empty buffer, within WAIT_MS. */
+static int raw_io(roi_socket s, void *buf, size_t len, int sending) {
   char *p = buf;
   uint64_t deadline = roi__now_ms() + WAIT_MS;
   while (len > 0) {
-    int n = roi_sock_recv(s, p, len);
+    int n = sending ? roi_sock_send(s, p, len) : roi_sock_recv(s, p, len);
     if (n > 0) {
       p += n;
       len -= (size_t)n;
     } else if ((n == ROI_EAGAIN || n == ROI_ENOTCONN) && roi__now_ms() < deadline) {
       roi__sleep_ms(1);
     } else {
-      fprintf(stderr, "  raw recv: %s\n", n == 0 ? "end of stream" : roi_err_name(n));
+      fprintf(stderr, "  raw %s: %s\n", sending ? "send" : "recv",
+              n == 0 ? "end of stream" : roi_err_name(n));
       return -1;
     }
   }
   return 0;
+}
+
+static int raw_send_all(roi_socket s, const void *buf, size_t len) {
+  return raw_io(s, (void *)(uintptr_t)buf, len, 1);
+}
+
+static int raw_recv_exact(roi_socket s, void *buf, size_t len) {
+  return raw_io(s, buf, len, 0);
 }
 
 /* Waits until the engine closed the connection: end of stream or reset. */

@@ -17,10 +17,6 @@
 /* Bytes gathered into one send; frames are at most 128 KiB each. */
 #define SEND_BATCH (1024u * 1024u)
 
-static uint64_t token_of(const roi__chan *c) {
-  return (uint64_t)c->number | c->serial << 16;
-}
-
 /* Marks a message as coming back from the engine with a status. */
 static void set_engine_status(roi_message *m, int status) {
   m->proto |= ROI__PROTO_ORIGIN;
@@ -32,10 +28,7 @@ static void deliver_closed(roi_group *g, roi_message *sig, uint16_t number, uint
                            int reason) {
   char text[8];
   roi_message_reset(sig);
-  sig->proto = ROI_OP_SIGNAL | ROI__PROTO_ORIGIN;
-  sig->status = ROI_STATUS_CHANNEL_CLOSED;
-  sig->channel = number;
-  sig->id = id;
+  roi__signal_set(sig, ROI_STATUS_CHANNEL_CLOSED, number, id);
   snprintf(text, sizeof text, "%d", reason);
   /* Out of memory for the header still leaves the signal itself. */
   (void)roi_message_header_add(sig, ROI_HEADER_REASON, text);
@@ -81,7 +74,7 @@ static roi__chan *chan_new(roi_engine *e, uint16_t number, roi_group *g, int kin
   c->group = g;
   c->serial = ++e->serial;
   c->interest = interest;
-  if (roi_poller_add(e->poller, s, interest, token_of(c)) != 0)
+  if (roi_poller_add(e->poller, s, interest, roi__chan_token(c)) != 0)
     goto fail_chan;
   c->gnext = g->chans;
   if (g->chans)
@@ -120,8 +113,9 @@ static void name_listen_port(roi_message *m, roi_socket s) {
 }
 
 static void open_listener(roi_engine *e, roi_message *m) {
-  roi__addr *a = m->addr;
-  const char *path = (const char *)(a + 1);
+  const roi__open_addr *oa = m->addr;
+  const roi__addr *a = &oa->addr;
+  const char *path = oa->path;
   roi_socket s;
   roi__chan *c;
   int err = roi__sock_listen_addr(a, &s);
@@ -168,7 +162,7 @@ static void enqueue(roi_engine *e, roi__chan *c, roi_message *m) {
 }
 
 static void open_client(roi_engine *e, roi_message *m) {
-  roi__addr *a = m->addr;
+  const roi__addr *a = &((const roi__open_addr *)m->addr)->addr;
   roi_socket s;
   roi__chan *c;
   int err = roi__sock_connect_addr(a, &s);
@@ -254,9 +248,7 @@ static void pause_reading(roi_engine *e, roi__chan *c) {
   roi__mutex_unlock(e->lock);
   roi__reactor_dirty(e, c);
   if (roi_message_create(&sig) == 0) {
-    sig->proto = ROI_OP_SIGNAL | ROI__PROTO_ORIGIN;
-    sig->status = ROI_STATUS_POOL_EMPTY;
-    sig->channel = c->number;
+    roi__signal_set(sig, ROI_STATUS_POOL_EMPTY, c->number, 0);
     roi__group_deliver(c->group, sig);
   }
 }
@@ -515,7 +507,7 @@ void roi__chan_settle(roi_engine *e, roi__chan *c) {
   else
     want = (c->paused ? 0u : ROI_POLL_READABLE) | (c->sendq ? ROI_POLL_WRITABLE : 0u);
   if (want != c->interest) {
-    if (roi_poller_modify(e->poller, c->sock, want, token_of(c)) != 0) {
+    if (roi_poller_modify(e->poller, c->sock, want, roi__chan_token(c)) != 0) {
       roi__chan_close(e, c, ROI_STATUS_NOTIFICATION_FAILED, 1);
       return;
     }

@@ -31,6 +31,14 @@ static void pool_push(roi_engine *e, roi_message *m, int from_reactor) {
   }
 }
 
+/* Resets m and gives it back to the pool. */
+static void pool_give(roi_engine *e, roi_message *m, int from_reactor) {
+  roi_message_reset(m);
+  roi__mutex_lock(e->lock);
+  pool_push(e, m, from_reactor);
+  roi__mutex_unlock(e->lock);
+}
+
 roi_message *roi__engine_take(roi_engine *e) {
   roi_message *m;
   roi__mutex_lock(e->lock);
@@ -45,10 +53,7 @@ roi_message *roi__engine_take(roi_engine *e) {
 }
 
 void roi__engine_give(roi_engine *e, roi_message *m) {
-  roi_message_reset(m);
-  roi__mutex_lock(e->lock);
-  pool_push(e, m, 1);
-  roi__mutex_unlock(e->lock);
+  pool_give(e, m, 1);
 }
 
 int roi_engine_get(roi_engine *e, roi_get_strategy strategy, roi_message **out) {
@@ -67,10 +72,7 @@ int roi_engine_put(roi_engine *e, roi_message **msg) {
     return ROI_EINVAL;
   if (!*msg)
     return 0;
-  roi_message_reset(*msg);
-  roi__mutex_lock(e->lock);
-  pool_push(e, *msg, 0);
-  roi__mutex_unlock(e->lock);
+  pool_give(e, *msg, 0);
   *msg = NULL;
   return 0;
 }
@@ -223,23 +225,36 @@ int roi_group_create(roi_engine *e, roi_group **out) {
   return 0;
 }
 
+void roi__mailbox_push(roi_engine *e, roi_message *m) {
+  int was_empty = e->mbox == NULL;
+  m->next = NULL;
+  if (was_empty)
+    e->mbox = m;
+  else
+    e->mbox_tail->next = m;
+  e->mbox_tail = m;
+  /* The reactor drains the whole mailbox per wake. The wake is made under
+   * the lock so that roi_engine_destroy() cannot close the poller in
+   * between. */
+  if (was_empty)
+    (void)roi_poller_wake(e->poller, 1);
+}
+
+void roi__signal_set(roi_message *m, int status, uint16_t channel, uint64_t id) {
+  m->proto = ROI_OP_SIGNAL | ROI__PROTO_ORIGIN;
+  m->status = (uint8_t)status;
+  m->channel = channel;
+  m->id = id;
+}
+
 void roi_group_destroy(roi_group *g) {
   roi_engine *e;
-  int was_empty;
   if (!g)
     return;
   e = g->e;
   roi__mutex_lock(e->lock);
   g->closing = 1;
-  was_empty = e->mbox == NULL;
-  g->destroy_cmd.next = NULL;
-  if (was_empty)
-    e->mbox = &g->destroy_cmd;
-  else
-    e->mbox_tail->next = &g->destroy_cmd;
-  e->mbox_tail = &g->destroy_cmd;
-  if (was_empty)
-    (void)roi_poller_wake(e->poller, 1);
+  roi__mailbox_push(e, &g->destroy_cmd);
   roi__mutex_unlock(e->lock);
   /* The reactor closes the group's channels (their sockets are its alone)
    * and then says so. */
@@ -316,7 +331,7 @@ int roi_group_update_receiver(roi_group *g, roi_message **msg) {
     err = roi_engine_get(g->e, ROI_GET_ALWAYS, &m);
     if (err)
       return err;
-    m->proto = ROI_OP_SIGNAL | ROI__PROTO_ORIGIN;
+    roi__signal_set(m, ROI_STATUS_RECEIVER_UPDATE, 0, 0);
   } else {
     m->proto &= (uint8_t)~ROI__PROTO_ORIGIN;
   }

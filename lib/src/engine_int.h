@@ -31,6 +31,13 @@ enum { ROI__CMD_NONE = 0, ROI__CMD_GROUP_DESTROY = 1 };
 
 typedef struct roi__chan roi__chan;
 
+/* What post() resolves for a Hello or Welcome (roi_message.addr): the
+ * address, and the AF_UNIX path a listener removes when it closes. */
+typedef struct roi__open_addr {
+  roi__addr addr;
+  char path[256];
+} roi__open_addr;
+
 /* One channel number: who owns it [L] and, once the reactor made it, the
  * channel (reactor only). */
 typedef struct roi__slot {
@@ -110,7 +117,18 @@ struct roi_engine {
   size_t rbuf_cap;
 };
 
+/* The poller token of a channel: its number, and its serial above it, which
+ * tells it from a later channel that got the same number. */
+static inline uint64_t roi__chan_token(const roi__chan *c) {
+  return (uint64_t)c->number | c->serial << 16;
+}
+
 /* engine.c */
+/* Appends m (a message or a command) to the mailbox [L held], waking the
+ * reactor on the empty -> non-empty transition only. */
+void roi__mailbox_push(roi_engine *e, roi_message *m);
+/* Makes m a Signal from the engine with this status, channel and id. */
+void roi__signal_set(roi_message *m, int status, uint16_t channel, uint64_t id);
 /* Appends a message to the group's queue and wakes its consumer. */
 void roi__group_deliver(roi_group *g, roi_message *m);
 /* A message from the pool for the reactor (never beyond the pool), or NULL. */
@@ -124,10 +142,10 @@ void roi__number_release(roi_engine *e, uint16_t number);
 /* A new channel number for group g [L held], or 0 when none is free. */
 uint16_t roi__number_take(roi_engine *e, roi_group *g);
 /* Parses "tcp|host|port" or "uds|path": 0 with *out filled (resolving a host
- * name, blocking), or the roi_status that refuses it (INVALID_ADDRESS), or
- * WRONG_ADDRESS (as a positive status) when the name does not resolve. */
-int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
-                       size_t path_cap);
+ * name, blocking); ROI_STATUS_INVALID_ADDRESS when the text is malformed (a
+ * refusal); -ROI_STATUS_INVALID_ADDRESS when it is well formed but the name
+ * does not resolve (answered later, through the group). */
+int roi__address_parse(const char *text, size_t len, roi__open_addr *out);
 
 /* reactor.c */
 void roi__reactor_main(void *arg);

@@ -27,7 +27,7 @@ struct roi_message {
   struct roi_message *next; /* for the engine's queues */
   /* Engine-only fields, cleared by roi_message_reset(): */
   void *group;      /* the group that posted it, while in the mailbox */
-  void *addr;       /* a resolved roi__addr for Hello/Welcome; owned */
+  void *addr;       /* a resolved roi__open_addr for Hello/Welcome; owned */
   uint8_t cmd;      /* an internal command (ROI__CMD_*), 0 for a message */
   uint8_t fail;     /* a status found at post() to answer with, or 0 */
   uint8_t wire[16]; /* the encoded header while queued for sending */

@@ -76,8 +76,7 @@ static int copy_part(const char *p, size_t n, char *out, size_t cap) {
   return 0;
 }
 
-int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
-                       size_t path_cap) {
+int roi__address_parse(const char *text, size_t len, roi__open_addr *out) {
   const char *bar = memchr(text, '|', len), *bar2;
   char host[256], port_text[8];
   long port;
@@ -85,7 +84,8 @@ int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
   if (!bar)
     return ROI_STATUS_INVALID_ADDRESS;
   if ((size_t)(bar - text) == 3 && memcmp(text, "uds", 3) == 0) {
-    if (copy_part(bar + 1, len - 4, path, path_cap) != 0 || roi__addr_uds(path, out) != 0)
+    if (copy_part(bar + 1, len - 4, out->path, sizeof out->path) != 0 ||
+        roi__addr_uds(out->path, &out->addr) != 0)
       return ROI_STATUS_INVALID_ADDRESS;
     return 0;
   }
@@ -99,8 +99,8 @@ int roi__address_parse(const char *text, size_t len, roi__addr *out, char *path,
   port = strtol(port_text, &end, 10);
   if (*end != '\0' || port < 0 || port > 65535 || port_text[0] < '0' || port_text[0] > '9')
     return ROI_STATUS_INVALID_ADDRESS;
-  path[0] = '\0';
-  switch (roi__addr_tcp(host, (int)port, out)) {
+  out->path[0] = '\0';
+  switch (roi__addr_tcp(host, (int)port, &out->addr)) {
   case 0:
     return 0;
   case ROI_ENOTFOUND:
@@ -143,14 +143,13 @@ static int prepare_address(roi_message *m) {
   const char *name =
       op == ROI_OP_HELLO_REQUEST ? ROI_HEADER_CONNECT_TO : ROI_HEADER_LISTEN_ON;
   roi_header h;
-  roi__addr *a;
-  char path[256];
+  roi__open_addr *a;
   if (roi_message_header_find(m, name, &h) != 1)
     return ROI_STATUS_WRONG_ADDRESS;
-  a = malloc(sizeof *a + sizeof path);
+  a = malloc(sizeof *a);
   if (!a)
     return ROI_ENOMEM;
-  rc = roi__address_parse(h.value, h.value_len, a, path, sizeof path);
+  rc = roi__address_parse(h.value, h.value_len, a);
   if (rc > 0) {
     free(a);
     return rc;
@@ -160,9 +159,6 @@ static int prepare_address(roi_message *m) {
     m->fail = (uint8_t)-rc;
     return 0;
   }
-  /* The AF_UNIX path travels after the address: a listener removes its
-   * socket file when it closes. */
-  memcpy(a + 1, path, sizeof path);
   free(m->addr);
   m->addr = a;
   return 0;
@@ -171,7 +167,7 @@ static int prepare_address(roi_message *m) {
 int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
   roi_engine *e;
   roi_message *m;
-  int op, rc, was_empty;
+  int op, rc;
   if (!g || !msg || !*msg)
     return ROI_EINVAL;
   e = g->e;
@@ -208,18 +204,7 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
     info->id = m->id;
   }
   m->group = g;
-  m->next = NULL;
-  was_empty = e->mbox == NULL;
-  if (was_empty)
-    e->mbox = m;
-  else
-    e->mbox_tail->next = m;
-  e->mbox_tail = m;
-  /* One wake per empty -> non-empty transition: the reactor drains the whole
-   * mailbox per wake. The wake is made under the lock so that the poller
-   * cannot be closed by roi_engine_destroy() in between. */
-  if (was_empty)
-    (void)roi_poller_wake(e->poller, 1);
+  roi__mailbox_push(e, m);
   roi__mutex_unlock(e->lock);
   *msg = NULL;
   return 0;

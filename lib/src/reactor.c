@@ -28,7 +28,7 @@ void roi__reactor_dirty(roi_engine *e, roi__chan *c) {
  * serial tells a channel from a later one that got the same number). */
 static roi__chan *chan_of_token(roi_engine *e, uint64_t token) {
   roi__chan *c = e->slots[token & 0xFFFFu].chan;
-  return c && c->serial == token >> 16 ? c : NULL;
+  return c && roi__chan_token(c) == token ? c : NULL;
 }
 
 /* Closes every channel of a group without delivering (it is going away). */
