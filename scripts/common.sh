@@ -12,6 +12,11 @@ export WINEDLLOVERRIDES="mscoree,mshtml="
 export WINEARCH=win64
 export WINEPREFIX=${WINEPREFIX:-$HOME/.local/share/roi/wineprefix}
 
+# The peers the benchmarks compare roi with (bench/meson.build builds each
+# program only when its library is there). scripts/test installs them too, so
+# that their benchmark programs are compiled and smoke-tested with the rest.
+ROI_BENCH_PACKAGES="libuv1-dev libevent-dev libzmq3-dev libnng-dev"
+
 roi_say() { printf '[roi] %s\n' "$*"; }
 
 # roi_configure DIR [meson options...]: sets up a build directory, or

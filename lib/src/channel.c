@@ -456,8 +456,11 @@ static int gather(const roi__chan *c, roi__iov *v) {
   return n;
 }
 
-/* Drops sent messages from the queue. */
+/* Drops sent messages from the queue and gives them back to the pool, all
+ * under one lock: a gathered send writes hundreds at a time, and a lock per
+ * message is what the sending thread's get() and post() contend with. */
 static void advance(roi_engine *e, roi__chan *c, size_t sent) {
+  roi_message *done = c->sendq, *last = NULL;
   sent += c->send_off;
   while (c->sendq) {
     roi_message *m = c->sendq;
@@ -465,8 +468,12 @@ static void advance(roi_engine *e, roi__chan *c, size_t sent) {
     if (sent < size)
       break;
     sent -= size;
+    last = m;
     c->sendq = m->next;
-    roi__engine_give(e, m);
+  }
+  if (last) {
+    last->next = NULL;
+    roi__engine_give_list(e, done);
   }
   if (!c->sendq)
     c->sendq_tail = NULL;

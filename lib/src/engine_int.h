@@ -135,6 +135,9 @@ void roi__group_deliver(roi_group *g, roi_message *m);
 roi_message *roi__engine_take(roi_engine *e);
 /* Gives a message back to the pool (the reactor's side of put). */
 void roi__engine_give(roi_engine *e, roi_message *m);
+/* Gives a NULL-terminated list of messages back to the pool under one lock
+ * [reactor]. */
+void roi__engine_give_list(roi_engine *e, roi_message *head);
 
 /* post.c */
 /* Gives back a channel number [L held]. */

@@ -24,7 +24,12 @@
  *   the event carries it (ROI_ECONNREFUSED for a refused connect).
  * - Wakes: an eventfd in the epoll set (data.ptr == NULL) interrupts a
  *   sleeping epoll_wait(); the payloads wait in the shared wake queue, which
- *   signals the eventfd only on an empty -> non-empty transition.
+ *   signals the eventfd only on an empty -> non-empty transition. The eventfd
+ *   is edge-triggered (EPOLLET): every write() to an eventfd queues a new
+ *   event, so the wait never has to read() the counter back to zero, which
+ *   saves the woken thread one system call per wake (bench_wake measured it).
+ *   The counter only grows, by one per signal; write() fails with EAGAIN only
+ *   when it would pass 2^64 - 2, and then one read() resets it.
  * - A socket closed while registered drops out of the epoll set by itself
  *   (the kernel does that on the last close); its record stays until
  *   roi_poller_remove(), which then ignores EBADF/ENOENT from EPOLL_CTL_DEL.
@@ -129,7 +134,7 @@ static int ep_create(roi_poller **out) {
   }
   /* The wake descriptor stays in the set for the poller's whole life. */
   memset(&ev, 0, sizeof ev);
-  ev.events = EPOLLIN;
+  ev.events = EPOLLIN | EPOLLET;
   ev.data.u64 = EP_WAKE_DATA;
   if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, ep->evfd, &ev) != 0) {
     err = last_error();
@@ -312,13 +317,10 @@ static int ep_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
   if (n < 0)
     return errno == EINTR ? out : (out > 0 ? out : last_error());
   for (i = 0; i < n; i++) {
-    if (ep->kevents[i].data.u64 == EP_WAKE_DATA) {
-      uint64_t v;
-      /* Resets the eventfd; the payloads are taken from the queue below. */
-      while (read(ep->evfd, &v, sizeof v) < 0 && errno == EINTR) {
-      }
+    /* A wake: its payloads are taken from the queue below, and the
+     * edge-triggered eventfd needs no read. */
+    if (ep->kevents[i].data.u64 == EP_WAKE_DATA)
       continue;
-    }
     out += translate(ep, &ep->kevents[i], &events[out]);
   }
   if (out < max)
@@ -332,12 +334,20 @@ static int ep_wake(roi_poller *p, uint64_t payload) {
   if (err)
     return err;
   if (signal) {
-    uint64_t one = 1;
+    uint64_t one = 1, v;
     ssize_t r;
-    /* EAGAIN would mean the counter is full, i.e. already signalled. */
     do
       r = write(ep->evfd, &one, sizeof one);
     while (r < 0 && errno == EINTR);
+    /* The counter is full (see the notes at the top): empty it and signal
+     * again, so that an edge is queued. */
+    if (r < 0 && errno == EAGAIN) {
+      while (read(ep->evfd, &v, sizeof v) < 0 && errno == EINTR) {
+      }
+      do
+        r = write(ep->evfd, &one, sizeof one);
+      while (r < 0 && errno == EINTR);
+    }
   }
   return 0;
 }
