@@ -155,11 +155,7 @@ static int receiver(bench *b) {
     pending = 0;
     if (!done)
       continue;
-    {
-      char extra[48];
-      snprintf(extra, sizeof extra, "mbytes_s=%.1f", m.count / m.elapsed / 1e6);
-      bu_result(&b->a, m.count, m.elapsed, m.count / m.elapsed, "B/s", extra);
-    }
+    bu_result_meter(&b->a, &m, "B/s");
     roi__mutex_lock(b->lock);
     b->stop = 1; /* only this thread writes it, so reading it above is safe */
     roi__mutex_unlock(b->lock);
@@ -171,26 +167,19 @@ static int receiver(bench *b) {
 int main(int argc, char **argv) {
   bench b;
   roi__thread *t = NULL;
-  int rc, i;
+  int rc;
   memset(&b, 0, sizeof b);
   b.s[0] = b.s[1] = ROI_INVALID_SOCKET;
   b.a.prog = "bench_bulk";
+  b.a.figures = "bulk";
+  b.a.impls = "roi blocking";
   b.a.figure = "bulk";
   b.a.impl = "roi";
+  b.a.size = 65536; /* the default chunk */
   rc = bu_parse(argc, argv, &b.a, 1, MAX_CHUNK);
   if (rc)
     return rc == 1 ? 0 : 2;
-  /* The default chunk: bu_parse's default size is a message's, 64 B. */
-  for (i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--size") == 0)
-      break;
-  if (i == argc)
-    b.a.size = 65536;
   b.use_roi = strcmp(b.a.impl, "roi") == 0;
-  if (!b.use_roi && strcmp(b.a.impl, "blocking") != 0) {
-    bu_fail(&b.a, "unknown --impl %s (roi or blocking)", b.a.impl);
-    return 2;
-  }
   b.lock = roi__mutex_new();
   b.out = calloc(1, (size_t)b.a.size);
   b.in = malloc((size_t)b.a.size);

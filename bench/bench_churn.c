@@ -120,7 +120,7 @@ static int churn(bench *b) {
       counted = b->cycles;
       continue;
     }
-    bu_result(&b->a, m.count, m.elapsed, m.count / m.elapsed, "cycles/s", NULL);
+    bu_result_meter(&b->a, &m, "cycles/s");
     return 0;
   }
 }
@@ -162,16 +162,14 @@ int main(int argc, char **argv) {
   memset(&b, 0, sizeof b);
   b.listener = ROI_INVALID_SOCKET;
   b.a.prog = "bench_churn";
+  b.a.figures = "churn memory";
+  b.a.impls = "roi";
   b.a.figure = "churn";
   b.a.impl = "roi";
   rc = bu_parse(argc, argv, &b.a, MAX_CONNS, 1);
   if (rc)
     return rc == 1 ? 0 : 2;
   mem = strcmp(b.a.figure, "memory") == 0;
-  if (!mem && strcmp(b.a.figure, "churn") != 0) {
-    bu_fail(&b.a, "unknown figure %s (churn or memory)", b.a.figure);
-    return 2;
-  }
   b.n_s = mem ? 2 * b.a.conns : b.a.conns;
   b.s = malloc((size_t)b.n_s * sizeof *b.s);
   if (!b.s)

@@ -286,7 +286,6 @@ static int step(bench *b) {
 static int measure(bench *b) {
   bu_meter m;
   unsigned long long n = 0;
-  char extra[64];
   bu_meter_start(&m);
   for (;;) {
     int failed;
@@ -303,13 +302,7 @@ static int measure(bench *b) {
       return 1;
     if (!bu_meter_add(&m, &b->a, 64))
       continue;
-    if (strcmp(b->a.figure, "push") == 0) {
-      snprintf(extra, sizeof extra, "mbytes_s=%.1f", m.count / m.elapsed * b->a.size / 1e6);
-      bu_result(&b->a, m.count, m.elapsed, m.count / m.elapsed, "msg/s", extra);
-    } else {
-      snprintf(extra, sizeof extra, "us_per_rt=%.2f", 1e6 * m.elapsed / m.count);
-      bu_result(&b->a, m.count, m.elapsed, m.count / m.elapsed, "rt/s", extra);
-    }
+    bu_result_meter(&b->a, &m, strcmp(b->a.figure, "push") == 0 ? "msg/s" : "rt/s");
     return 0;
   }
 }
@@ -320,15 +313,13 @@ int main(int argc, char **argv) {
   int rc, i;
   memset(&b, 0, sizeof b);
   b.a.prog = "bench_engine";
+  b.a.figures = "push reqrep";
+  b.a.impls = "roi";
   b.a.figure = "push";
   b.a.impl = "roi";
   rc = bu_parse(argc, argv, &b.a, 1, 65535);
   if (rc)
     return rc == 1 ? 0 : 2;
-  if (strcmp(b.a.figure, "push") != 0 && strcmp(b.a.figure, "reqrep") != 0) {
-    bu_fail(&b.a, "unknown figure %s (push or reqrep)", b.a.figure);
-    return 2;
-  }
   b.lock = roi__mutex_new();
   b.body = malloc((size_t)b.a.size);
   if (!b.lock || !b.body) {

@@ -33,11 +33,26 @@ int bu_parse_seconds(const char *text, double lo, double *out) {
   return 0;
 }
 
+/* 1 when name is one of the space-separated words of list. */
+static int listed(const char *list, const char *name) {
+  size_t n = strlen(name);
+  while (*list) {
+    size_t w = strcspn(list, " ");
+    if (w == n && strncmp(list, name, n) == 0)
+      return 1;
+    list += w;
+    list += strspn(list, " ");
+  }
+  return 0;
+}
+
 int bu_parse(int argc, char **argv, bu_args *a, int max_conns, int max_size) {
   int i;
   a->backend = NULL;
-  a->conns = 1;
-  a->size = 64;
+  if (a->conns == 0)
+    a->conns = 1;
+  if (a->size == 0)
+    a->size = 64;
   a->seconds = 1.0;
   a->warmup = 0.2;
   for (i = 1; i < argc; i++) {
@@ -78,6 +93,14 @@ int bu_parse(int argc, char **argv, bu_args *a, int max_conns, int max_size) {
       return 2;
     }
     i++;
+  }
+  if (!listed(a->figures, a->figure)) {
+    fprintf(stderr, "%s: unknown --figure %s (%s)\n", a->prog, a->figure, a->figures);
+    return 2;
+  }
+  if (!listed(a->impls, a->impl)) {
+    fprintf(stderr, "%s: unknown --impl %s (%s)\n", a->prog, a->impl, a->impls);
+    return 2;
   }
   return 0;
 }
@@ -136,6 +159,18 @@ void bu_result(const bu_args *a, double count, double seconds, double value,
       a->figure, a->impl, a->conns, a->size, seconds, count, value, unit,
       extra && *extra ? " " : "", extra ? extra : "");
   fflush(stdout);
+}
+
+void bu_result_meter(const bu_args *a, const bu_meter *m, const char *unit) {
+  double rate = m->count / m->elapsed;
+  char extra[48] = "";
+  if (strcmp(unit, "msg/s") == 0)
+    snprintf(extra, sizeof extra, "mbytes_s=%.1f", rate * a->size / 1e6);
+  else if (strcmp(unit, "B/s") == 0)
+    snprintf(extra, sizeof extra, "mbytes_s=%.1f", rate / 1e6);
+  else if (strcmp(unit, "rt/s") == 0)
+    snprintf(extra, sizeof extra, "us_per_rt=%.2f", 1e6 / rate);
+  bu_result(a, m->count, m->elapsed, rate, unit, extra);
 }
 
 int bu_fail(const bu_args *a, const char *fmt, ...) {

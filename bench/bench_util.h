@@ -3,10 +3,11 @@
  * programs and the peers' (libuv, libevent, ZeroMQ, nng) read the same
  * command line and print the same result line, which scripts/bench parses.
  *
- * The command line (each program takes the options that mean something to it
- * and refuses the others' values only by ignoring them):
+ * The command line (every program accepts every option and ignores those that
+ * mean nothing to it, except that a --figure or --impl it does not have is
+ * refused):
  *   --figure NAME   which measurement (pingpong, churn, memory, push, reqrep...)
- *   --impl NAME     which implementation, where a program has several
+ *   --impl NAME     which implementation (roi, a bare primitive, a peer)
  *   --backend NAME  roi poller backend (roi programs only)
  *   --conns N       connections (default 1)
  *   --size BYTES    message size (default 64)
@@ -26,9 +27,11 @@
 #define ROI_BENCH_UTIL_H
 
 typedef struct bu_args {
-  const char *prog; /* the program's name, for messages */
-  const char *figure;
-  const char *impl;
+  const char *prog;    /* the program's name, for messages */
+  const char *figures; /* the accepted --figure names, space-separated */
+  const char *impls;   /* the accepted --impl names, space-separated */
+  const char *figure;  /* the caller's default unless --figure says */
+  const char *impl;    /* the caller's default unless --impl says */
   const char *backend; /* NULL: the default */
   int conns;
   int size;
@@ -36,11 +39,13 @@ typedef struct bu_args {
   double warmup;
 } bu_args;
 
-/* Parses the command line into *a (defaults first: figure and impl as the
- * caller set them, backend NULL, conns 1, size 64, seconds 1, warmup 0.2).
- * max_conns and max_size bound the values. Returns 0 to run, 1 after --help
- * (exit with 0), 2 for a bad argument, with a message on stderr (exit with
- * 2). */
+/* Parses the command line into *a. The caller sets prog, figures and impls
+ * and the default figure and impl, and may set conns and size to defaults of
+ * its own; the others start as
+ * backend NULL, conns 1, size 64, seconds 1, warmup 0.2. max_conns and
+ * max_size bound the values; a figure or implementation not in the lists is
+ * refused. Returns 0 to run, 1 after --help (exit with 0), 2 for a bad
+ * argument, with a message on stderr (exit with 2). */
 int bu_parse(int argc, char **argv, bu_args *a, int max_conns, int max_size);
 
 /* Parses a whole decimal integer within [lo, hi] into *out; 0 or -1. */
@@ -79,6 +84,11 @@ long long bu_rss_bytes(void);
  * after a space: more key=value pairs. */
 void bu_result(const bu_args *a, double count, double seconds, double value,
                const char *unit, const char *extra);
+
+/* Prints the result line of a finished meter: value = units per second,
+ * with the extra figure that the unit calls for: mbytes_s for "msg/s" (of
+ * --size bytes each) and "B/s", us_per_rt for "rt/s". */
+void bu_result_meter(const bu_args *a, const bu_meter *m, const char *unit);
 
 /* Prints "PROG: message" to stderr and returns 1, the exit status of a
  * failed run. printf-style. */

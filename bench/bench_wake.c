@@ -136,7 +136,6 @@ static void responder(void *arg) {
 static int measure(bench *b) {
   bu_meter m;
   unsigned long long n = 0;
-  char extra[48];
   bu_meter_start(&m);
   for (;;) {
     int v;
@@ -147,8 +146,7 @@ static int measure(bench *b) {
       return v == STOP ? bu_fail(&b->a, "the responder thread failed") : 1;
     if (++n % 64 || !bu_meter_add(&m, &b->a, 64))
       continue;
-    snprintf(extra, sizeof extra, "us_per_rt=%.2f", 1e6 * m.elapsed / m.count);
-    bu_result(&b->a, m.count, m.elapsed, m.count / m.elapsed, "rt/s", extra);
+    bu_result_meter(&b->a, &m, "rt/s");
     return 0;
   }
 }
@@ -164,20 +162,15 @@ static int open_sides(bench *b) {
                        b->a.backend ? b->a.backend : "default", roi_err_name(rc));
       continue;
     }
+    /* bu_parse() has refused any other --impl. */
 #ifdef _WIN32
-    if (strcmp(b->a.impl, "iocp") != 0)
-      return bu_fail(&b->a, "unknown --impl %s (roi or iocp here)", b->a.impl);
     b->port[i] = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
     if (!b->port[i])
       return bu_fail(&b->a, "CreateIoCompletionPort: error %lu", GetLastError());
 #elif defined(__linux__)
-    if (strcmp(b->a.impl, "eventfd") != 0)
-      return bu_fail(&b->a, "unknown --impl %s (roi or eventfd here)", b->a.impl);
     b->efd[i] = eventfd(0, EFD_CLOEXEC);
     if (b->efd[i] < 0)
       return bu_fail(&b->a, "eventfd: %s", strerror(errno));
-#else
-    return bu_fail(&b->a, "unknown --impl %s (only roi here)", b->a.impl);
 #endif
   }
   return 0;
@@ -206,6 +199,14 @@ int main(int argc, char **argv) {
   b.efd[0] = b.efd[1] = -1;
 #endif
   b.a.prog = "bench_wake";
+  b.a.figures = "wake";
+#ifdef _WIN32
+  b.a.impls = "roi iocp";
+#elif defined(__linux__)
+  b.a.impls = "roi eventfd";
+#else
+  b.a.impls = "roi";
+#endif
   b.a.figure = "wake";
   b.a.impl = "roi";
   rc = bu_parse(argc, argv, &b.a, 1, 1);

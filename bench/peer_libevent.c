@@ -415,13 +415,10 @@ static void cleanup(peer *p) {
   free(p->ends);
 }
 
-/* Checks the figure's name and its bound on --conns: 0 or 2 (a bad command
- * line). */
+/* Checks the figure's bound on --conns (bu_parse() has checked its name): 0
+ * or 2 (a bad command line). */
 static int check_figure(const bu_args *a) {
   int max = strcmp(a->figure, "memory") == 0 ? MAX_MEMORY_CONNS : MAX_LOOP_CONNS;
-  if (strcmp(a->figure, "pingpong") != 0 && strcmp(a->figure, "churn") != 0 &&
-      strcmp(a->figure, "memory") != 0)
-    return 1 + bu_fail(a, "unknown figure %s (pingpong, churn, memory)", a->figure);
   if (a->conns > max)
     return 1 + bu_fail(a, "--figure %s takes at most %d conns", a->figure, max);
   return 0;
@@ -437,6 +434,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   p->a.prog = "peer_libevent";
+  p->a.figures = "pingpong churn memory";
+  p->a.impls = "libevent";
   p->a.figure = "pingpong";
   p->a.impl = "libevent";
   p->listener = ROI_INVALID_SOCKET;

@@ -430,13 +430,10 @@ static int cleanup(peer *p, int report) {
   return rc;
 }
 
-/* Checks the figure's name and its bound on --conns: 0 or 2 (a bad command
- * line). */
+/* Checks the figure's bound on --conns (bu_parse() has checked its name): 0
+ * or 2 (a bad command line). */
 static int check_figure(const bu_args *a) {
   int max = strcmp(a->figure, "memory") == 0 ? MAX_MEMORY_CONNS : MAX_LOOP_CONNS;
-  if (strcmp(a->figure, "pingpong") != 0 && strcmp(a->figure, "churn") != 0 &&
-      strcmp(a->figure, "memory") != 0)
-    return 1 + bu_fail(a, "unknown figure %s (pingpong, churn, memory)", a->figure);
   if (a->conns > max)
     return 1 + bu_fail(a, "--figure %s takes at most %d conns", a->figure, max);
   return 0;
@@ -452,6 +449,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   p->a.prog = "peer_libuv";
+  p->a.figures = "pingpong churn memory";
+  p->a.impls = "libuv";
   p->a.figure = "pingpong";
   p->a.impl = "libuv";
   rc = bu_parse(argc, argv, &p->a, MAX_MEMORY_CONNS, MAX_SIZE);

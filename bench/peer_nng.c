@@ -224,25 +224,17 @@ int main(int argc, char **argv) {
   bu_meter ph;
   pthread_t thread;
   int rc, push, started = 0, err;
-  double value;
-  char extra[64];
 
   memset(&a, 0, sizeof a);
   a.prog = "peer_nng";
+  a.figures = "push reqrep";
+  a.impls = "nng";
   a.figure = "push";
   a.impl = "nng";
   rc = bu_parse(argc, argv, &a, INT_MAX, MAX_SIZE);
   if (rc != 0)
     return rc == 1 ? 0 : 2;
-  if (strcmp(a.impl, "nng") != 0) {
-    fprintf(stderr, "peer_nng: the only implementation here is nng, not %s\n", a.impl);
-    return 2;
-  }
   push = strcmp(a.figure, "push") == 0;
-  if (!push && strcmp(a.figure, "reqrep") != 0) {
-    fprintf(stderr, "peer_nng: unknown figure %s (push or reqrep)\n", a.figure);
-    return 2;
-  }
   /* One connection carries every figure, whatever --conns said. */
   a.conns = 1;
 
@@ -284,13 +276,6 @@ int main(int argc, char **argv) {
   free(p.tbuf);
   if (rc != 0)
     return rc;
-  value = ph.count / ph.elapsed;
-  if (push) {
-    snprintf(extra, sizeof extra, "mbytes_s=%.1f", value * a.size / 1e6);
-    bu_result(&a, ph.count, ph.elapsed, value, "msg/s", extra);
-  } else {
-    snprintf(extra, sizeof extra, "us_per_rt=%.2f", 1e6 / value);
-    bu_result(&a, ph.count, ph.elapsed, value, "rt/s", extra);
-  }
+  bu_result_meter(&a, &ph, push ? "msg/s" : "rt/s");
   return 0;
 }

@@ -43,7 +43,6 @@ class Case:
         self.scale = scale  # multiplies the program's value (2: round trips -> events)
         self.idle_peer = idle_peer  # needs bench/idle_peer's port as --peer-port
         self.values = {}  # affinity -> [values]
-        self.extra = {}  # affinity -> last result line, for the log
         self.failure = None
 
 
@@ -215,7 +214,7 @@ class Runner:
             self.wine_pin = None
 
     def run(self, case, aff):
-        """Runs one case once; returns (value, line) or raises RuntimeError."""
+        """Runs one case once; returns its value or raises RuntimeError."""
         pin = ["taskset", "-c", "0"] if aff == "pinned" else []
         cmd = pin + (["wine"] if case.wine else []) + [self.exe(case)] + case.args
         peer = None
@@ -254,7 +253,7 @@ class Runner:
             tail = "\n".join((out + err).splitlines()[-8:])
             raise RuntimeError(f"exit {p.returncode}: {' '.join(cmd)}\n{tail}")
         fields = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
-        return float(fields.get("value", fields.get("rate"))) * case.scale, line
+        return float(fields.get("value", fields.get("rate"))) * case.scale
 
 
 def say(msg):
@@ -324,7 +323,7 @@ def chart(figs, modes, path):
     labels = [c.label for c in pp[0].cases]
     datafile = path + ".dat"
     with open(datafile, "w") as d:
-        for li, label in enumerate(labels):
+        for label in labels:
             for m in modes:
                 d.write(f"# {label}, {m}\n")
                 for f in pp:
@@ -439,7 +438,7 @@ def main():
                             continue
                         t = time.time()
                         try:
-                            v, line = r.run(c, m)
+                            v = r.run(c, m)
                         except RuntimeError as e:
                             c.failure = str(e)
                             failures += 1
