@@ -12,6 +12,20 @@ export WINEDLLOVERRIDES="mscoree,mshtml="
 export WINEARCH=win64
 export WINEPREFIX=${WINEPREFIX:-$HOME/.local/share/roi/wineprefix}
 
+# roi_wine_start: starts the prefix's wineserver and Wine's own system
+# programs (services.exe, winedevice.exe, explorer.exe...) with no terminal or
+# pipe attached, kept for 30 s after the last Wine program exits. Otherwise
+# the first Wine program a test runner starts becomes their parent: they
+# inherit its stdout and stderr, and the runner, which waits for those to
+# close, counts that program as running until wineserver exits after the
+# last one (meson showed the first Windows test taking 45-55 s instead of
+# 1 s, all of it against that test's timeout). A running wineserver is left
+# as it is.
+roi_wine_start() {
+  wineserver -p30 </dev/null >/dev/null 2>&1
+  wine wineboot </dev/null >/dev/null 2>&1
+}
+
 # The peers the benchmarks compare roi with (bench/meson.build builds each
 # program only when its library is there). scripts/test installs them too, so
 # that their benchmark programs are compiled and smoke-tested with the rest.

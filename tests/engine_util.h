@@ -10,18 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#include <process.h>
-#define roi_test_getpid _getpid
-#else
-#include <unistd.h>
-#define roi_test_getpid getpid
-#endif
-
 #include "platform.h"
+#include "port_util.h"
 #include "roi/roi.h"
-#include "sock_int.h"
 #include "roi_test.h"
+#include "sock_int.h"
 
 /* Every wait in these tests is bounded by this; a healthy engine answers in
  * milliseconds. */
@@ -108,17 +101,6 @@ static inline int is_closed_signal(const roi_message *m, uint16_t channel) {
   return m && roi_message_opcode(m) == ROI_OP_SIGNAL &&
          roi_message_status(m) == ROI_STATUS_CHANNEL_CLOSED &&
          roi_message_origin(m) == ROI_ORIGIN_ENGINE && roi_message_channel(m) == channel;
-}
-
-/* A port nothing listens on: bound to port 0 and closed again. */
-static inline int free_port(void) {
-  roi_socket s;
-  int port;
-  if (roi_sock_listen_tcp("127.0.0.1", 0, 1, &s) != 0)
-    return -1;
-  port = roi_sock_local_port(s);
-  roi_sock_close(s);
-  return port;
 }
 
 /* A fresh AF_UNIX path in the temporary directory (not created). Threads

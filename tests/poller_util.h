@@ -142,19 +142,6 @@ static inline int drain(roi_socket s) {
   }
 }
 
-/* Finds a loopback port nothing listens on: listens on port 0, notes the port
- * the system picked, and closes the listener. Returns the port or a negative
- * error. */
-static inline int refused_port(void) {
-  roi_socket l = ROI_INVALID_SOCKET;
-  int port, err = roi_sock_listen_tcp("127.0.0.1", 0, 1, &l);
-  if (err != 0)
-    return err;
-  port = roi_sock_local_port(l);
-  roi_sock_close(l);
-  return port;
-}
-
 /* Closes both sockets of a pair (ROI_INVALID_SOCKET entries are ignored). */
 static inline void close_pair(roi_socket pair[2]) {
   roi_sock_close(pair[0]);

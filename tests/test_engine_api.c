@@ -215,11 +215,12 @@ static void expect_answered(int op, const char *addr, int status, int answer_op)
 
 ROI_TEST(hello_to_nobody) {
   char addr[64];
-  int port = free_port();
-  ROI_ASSERT_GT(port, 0);
-  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
+  roi_test_port port;
+  ROI_ASSERT_EQ(roi_test_port_reserve(&port), 0);
+  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port.port);
   expect_answered(ROI_OP_HELLO_REQUEST, addr, ROI_STATUS_CONNECT_FAILED,
                   ROI_OP_HELLO_REQUEST);
+  roi_test_port_release(&port);
 }
 
 ROI_TEST(hello_to_unknown_host) {

@@ -242,7 +242,8 @@ static int sc_reconnect_st(int kind, int attempts) {
   roi_message *m = NULL;
   unsigned char *seen = calloc(65536, 1);
   char addr[300], laddr[300], path[256] = "";
-  int i, port = 0, rc = -1, failure;
+  roi_test_port port = {0, ROI_INVALID_SOCKET};
+  int i, rc = -1, failure;
   uint16_t srv;
   S_CHECK(ce && se && seen, ==, 1);
   S_CHECK(roi_group_create(ce, &cg), ==, 0);
@@ -251,12 +252,11 @@ static int sc_reconnect_st(int kind, int attempts) {
     listen_addr(kind, laddr, sizeof laddr, path, sizeof path);
     failure = ROI_STATUS_UDS_PATH_NOT_FOUND;
   } else {
-    port = free_port();
-    S_CHECK(port, >, 0);
-    connect_addr(kind, port, path, laddr, sizeof laddr);
+    S_CHECK(roi_test_port_reserve(&port), ==, 0);
+    connect_addr(kind, port.port, path, laddr, sizeof laddr);
     failure = ROI_STATUS_CONNECT_FAILED;
   }
-  connect_addr(kind, port, path, addr, sizeof addr);
+  connect_addr(kind, port.port, path, addr, sizeof addr);
   for (i = 0; i < attempts; i++) {
     S_CHECK(post_open(ce, cg, ROI_OP_HELLO_REQUEST, addr, &cl), ==, 0);
     /* Fewer than 1,024 closes: every number is new. */
@@ -270,6 +270,7 @@ static int sc_reconnect_st(int kind, int attempts) {
     S_PUT(ce, m);
     S_CHECK(expect_closed(ce, cg, cl.channel, failure), ==, 0);
   }
+  roi_test_port_release(&port);
   S_CHECK(start_listener(se, sg, laddr, NULL, &l), ==, 0);
   S_CHECK(post_open(ce, cg, ROI_OP_HELLO_REQUEST, addr, &cl), ==, 0);
   srv = answer_hello(se, sg, &cl, l.channel);
@@ -280,6 +281,7 @@ static int sc_reconnect_st(int kind, int attempts) {
   S_CHECK(expect_closed(se, sg, l.channel, ROI_STATUS_CHANNEL_CLOSED), ==, 0);
   rc = 0;
 out:
+  roi_test_port_release(&port);
   roi_message_destroy(m);
   roi_engine_destroy(ce);
   roi_engine_destroy(se);
@@ -293,6 +295,7 @@ typedef struct mt_ctx {
   roi_engine *e;
   roi_group *cg, *sg;
   char addr[300], laddr[300];
+  roi_test_port port;
   int failure;
   int client_rc, server_rc, attempts;
 } mt_ctx;
@@ -334,6 +337,7 @@ static void mt_server(void *arg) {
   uint16_t srv;
   x->server_rc = -1;
   roi__sleep_ms(20);
+  roi_test_port_release(&x->port);
   S_CHECK(start_listener(x->e, x->sg, x->laddr, NULL, &l), ==, 0);
   S_NEXT(m, x->sg);
   S_CHECK(roi_message_opcode(m), ==, ROI_OP_HELLO_REQUEST);
@@ -352,8 +356,9 @@ static int sc_reconnect_mt(int kind) {
   mt_ctx *x = calloc(1, sizeof *x);
   roi__thread *tc = NULL, *ts = NULL;
   char path[256] = "";
-  int port = 0, rc = -1;
+  int rc = -1;
   S_CHECK(x != NULL, ==, 1);
+  x->port.holder = ROI_INVALID_SOCKET;
   x->e = eng_new(1024, 1024);
   S_CHECK(x->e != NULL, ==, 1);
   S_CHECK(roi_group_create(x->e, &x->cg), ==, 0);
@@ -362,12 +367,11 @@ static int sc_reconnect_mt(int kind) {
     listen_addr(kind, x->laddr, sizeof x->laddr, path, sizeof path);
     x->failure = ROI_STATUS_UDS_PATH_NOT_FOUND;
   } else {
-    port = free_port();
-    S_CHECK(port, >, 0);
-    connect_addr(kind, port, path, x->laddr, sizeof x->laddr);
+    S_CHECK(roi_test_port_reserve(&x->port), ==, 0);
+    connect_addr(kind, x->port.port, path, x->laddr, sizeof x->laddr);
     x->failure = ROI_STATUS_CONNECT_FAILED;
   }
-  connect_addr(kind, port, path, x->addr, sizeof x->addr);
+  connect_addr(kind, x->port.port, path, x->addr, sizeof x->addr);
   S_CHECK(roi__thread_create(&tc, mt_client, x), ==, 0);
   S_CHECK(roi__thread_create(&ts, mt_server, x), ==, 0);
   roi__thread_join(tc);
@@ -381,6 +385,7 @@ out:
   if (tc)
     roi__thread_join(tc);
   if (x) {
+    roi_test_port_release(&x->port);
     roi_engine_destroy(x->e);
     free(x);
   }

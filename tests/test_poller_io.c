@@ -5,6 +5,7 @@
  * registered socket.
  */
 #include "poller_util.h"
+#include "port_util.h"
 #include "roi_test.h"
 
 /* Tokens use the high bits too, so that a backend that truncates the token to
@@ -125,20 +126,20 @@ ROI_TEST(connect_becomes_writable) {
   roi_poller_destroy(p);
 }
 
-/* A connect to a port nothing listens on is reported as ROI_POLL_ERROR with
- * the reason, and only once. Windows retries a refused SYN for about two
- * seconds before it gives up, hence the longer deadline. */
+/* A connect to a port nothing listens on (held, see port_util.h) is reported
+ * as ROI_POLL_ERROR with the reason, and only once. Windows retries a refused
+ * SYN for about two seconds before it gives up, hence the longer deadline. */
 ROI_TEST(connect_refused_is_error) {
   roi_poll_event ev;
   roi_socket c;
-  int port, others = 0;
+  roi_test_port port;
+  int others = 0;
   roi_poller *p = new_poller();
   ROI_ASSERT_TRUE(p != NULL);
-  port = refused_port();
-  ROI_ASSERT_GT(port, 0);
+  ROI_ASSERT_EQ(roi_test_port_reserve(&port), 0);
   /* Loopback connects are asynchronous on Linux and Windows alike, so the
    * refusal must come through the poller, not from the call. */
-  ROI_ASSERT_EQ(roi_sock_connect_tcp("127.0.0.1", port, &c), 0);
+  ROI_ASSERT_EQ(roi_sock_connect_tcp("127.0.0.1", port.port, &c), 0);
   ROI_ASSERT_EQ(roi_poller_add(p, c, ROI_POLL_WRITABLE, TOK(6)), 0);
   ROI_ASSERT_EQ(wait_for_token(p, TOK(6), 2 * PT_DEADLINE_MS, &ev, &others), 1);
   ROI_ASSERT_EQ_HEX(ev.events & ROI_POLL_ERROR, ROI_POLL_ERROR);
@@ -151,6 +152,7 @@ ROI_TEST(connect_refused_is_error) {
   ROI_ASSERT_EQ(count_token(p, TOK(6), PT_QUIET_MS, &others, &ev), 0);
   ROI_ASSERT_EQ(roi_poller_remove(p, c), 0);
   roi_sock_close(c);
+  roi_test_port_release(&port);
   roi_poller_destroy(p);
 }
 
