@@ -14,7 +14,7 @@ export WINEPREFIX=${WINEPREFIX:-$HOME/.local/share/roi/wineprefix}
 
 # roi_wine_start: starts the prefix's wineserver and Wine's own system
 # programs (services.exe, winedevice.exe, explorer.exe...) with no terminal or
-# pipe attached, kept for 30 s after the last Wine program exits. Otherwise
+# pipe attached, kept for 10 s after the last Wine program exits. Otherwise
 # the first Wine program a test runner starts becomes their parent: they
 # inherit its stdout and stderr, and the runner, which waits for those to
 # close, counts that program as running until wineserver exits after the
@@ -22,7 +22,7 @@ export WINEPREFIX=${WINEPREFIX:-$HOME/.local/share/roi/wineprefix}
 # 1 s, all of it against that test's timeout). A running wineserver is left
 # as it is.
 roi_wine_start() {
-  wineserver -p30 </dev/null >/dev/null 2>&1
+  wineserver -p10 </dev/null >/dev/null 2>&1
   wine wineboot </dev/null >/dev/null 2>&1
 }
 
