@@ -1,8 +1,10 @@
 /*
  * One channel's socket work, in the reactor thread: opening (listen,
- * connect, accept), reading and cutting frames, writing queued frames with
- * gathered sends, pausing for an empty pool, and closing with every queued
- * message given back.
+ * connect, accept, and backing off when accepts fail for lack of
+ * descriptors), reading and cutting frames (and refusing what a peer may not
+ * send), writing queued frames with gathered sends, pausing for the channel's
+ * share of the pool and stalling for a full send queue, timing out, and
+ * closing with every queued message given back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +76,7 @@ static roi__chan *chan_new(roi_engine *e, uint16_t number, roi_group *g, int kin
   c->group = g;
   c->serial = ++e->serial;
   c->interest = interest;
+  c->hello_seen = kind != ROI__CHAN_SERVER;
   if (roi_poller_add(e->poller, s, interest, roi__chan_token(c)) != 0)
     goto fail_chan;
   c->gnext = g->chans;
@@ -151,6 +154,7 @@ static void enqueue(roi_engine *e, roi__chan *c, roi_message *m) {
   roi__frame_header h;
   roi__frame_header_of(m, &h);
   roi__frame_header_encode(&h, m->wire);
+  c->sendq_bytes += ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
   m->next = NULL;
   m->group = NULL;
   if (c->sendq)
@@ -179,10 +183,7 @@ static void open_client(roi_engine *e, roi_message *m) {
   }
   c->id = m->id;
   c->connecting = 1;
-  c->deadline = roi__now_ms() + e->connect_timeout_ms;
-  /* Every entry names a distinct new channel; entries are dropped once their
-   * connect ends, and a number is not reused while its channel is open. */
-  e->connect_list[e->nconnect_list++] = c->number;
+  roi__timer_set(e, c, ROI__TIMER_CONNECT, e->connect_timeout_ms);
   free(m->addr);
   m->addr = NULL;
   /* The Hello leaves once the connect completes. */
@@ -223,7 +224,8 @@ void roi__chan_post(roi_engine *e, roi_message *m) {
   enqueue(e, c, m);
 }
 
-/* Stops reading until messages return to the pool, and tells the group. */
+/* Stops reading until the channel may take messages again (its share or the
+ * pool), and tells the group. */
 static void pause_reading(roi_engine *e, roi__chan *c) {
   roi_message *sig = NULL;
   c->paused = 1;
@@ -247,7 +249,10 @@ static void pause_reading(roi_engine *e, roi__chan *c) {
     e->resume_wanted = 1;
   roi__mutex_unlock(e->lock);
   roi__reactor_dirty(e, c);
-  if (roi_message_create(&sig) == 0) {
+  /* One Signal per episode: an episode ends when the channel takes a
+   * message again, not when a retry finds it still short. */
+  if (!c->signalled && roi_message_create(&sig) == 0) {
+    c->signalled = 1;
     roi__signal_set(sig, ROI_STATUS_POOL_EMPTY, c->number, 0);
     roi__group_deliver(c->group, sig);
   }
@@ -257,11 +262,11 @@ static void pause_reading(roi_engine *e, roi__chan *c) {
 static int on_frame(roi_engine *e, roi__chan *c, roi_message *m) {
   int op = m->proto & ROI__PROTO_OPCODE;
   m->channel = c->number;
-  if (op == ROI_OP_WELCOME_REQUEST || op == ROI_OP_WELCOME_RESPONSE) {
-    /* Welcome messages never travel: a peer sending one is broken. */
-    roi__engine_give(e, m);
-    roi__chan_close(e, c, ROI_STATUS_NOT_ALLOWED, 1);
-    return 0;
+  if (!c->hello_seen) {
+    /* An accepted connection's HelloRequest: it may stay now. */
+    c->hello_seen = 1;
+    if (c->timer == ROI__TIMER_HELLO)
+      c->timer = ROI__TIMER_NONE;
   }
   if (c->id == 0)
     c->id = m->id;
@@ -275,6 +280,35 @@ static int on_frame(roi_engine *e, roi__chan *c, roi_message *m) {
     return 0;
   }
   return 1;
+}
+
+/* The status that closes channel c for a well-formed frame it may not
+ * receive, or 0. */
+static int frame_refused(const roi__chan *c, const roi__frame_header *h) {
+  int op = h->proto & ROI__PROTO_OPCODE;
+  /* Welcome messages never travel: a peer sending one is broken. */
+  if (op == ROI_OP_WELCOME_REQUEST || op == ROI_OP_WELCOME_RESPONSE)
+    return ROI_STATUS_NOT_ALLOWED;
+  if (!c->hello_seen && op != ROI_OP_HELLO_REQUEST)
+    return ROI_STATUS_HELLO_EXPECTED;
+  return 0;
+}
+
+/* Keeps the frame timer of a channel that reads: it runs while the bytes
+ * kept hold part of a frame, from that frame's first byte (restarted when
+ * whole frames were cut since). A channel that does not read (paused,
+ * stalled) has no frame timer: the wait is the engine's, not the peer's. The
+ * Hello and connect timers, when running, cover the same ground. */
+static void frame_timer(roi_engine *e, roi__chan *c, int restart) {
+  int partial = c->pending.len > 0 && !c->paused && !c->stalled;
+  if (c->timer != ROI__TIMER_NONE && c->timer != ROI__TIMER_FRAME)
+    return;
+  if (!partial) {
+    c->timer = ROI__TIMER_NONE;
+    return;
+  }
+  if (c->timer != ROI__TIMER_FRAME || restart)
+    roi__timer_set(e, c, ROI__TIMER_FRAME, e->frame_timeout_ms);
 }
 
 /* Cuts every whole frame out of [buf, buf + len), keeps the rest. Returns 0
@@ -291,11 +325,17 @@ static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t 
     }
     if (rc == 0)
       break;
-    m = roi__engine_take(e);
+    rc = frame_refused(c, &f.header);
+    if (rc) {
+      roi__chan_close(e, c, rc, 1);
+      return 0;
+    }
+    m = roi__engine_take(e, c);
     if (!m) {
       pause_reading(e, c);
       break;
     }
+    c->signalled = 0;
     if (roi__frame_to_message(&f, m) != 0) {
       roi__engine_give(e, m);
       roi__chan_close(e, c, ROI_STATUS_ALLOCATION_FAILED, 1);
@@ -310,6 +350,7 @@ static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t 
     roi__chan_close(e, c, ROI_STATUS_ALLOCATION_FAILED, 1);
     return 0;
   }
+  frame_timer(e, c, off > 0);
   return 1;
 }
 
@@ -368,14 +409,52 @@ int roi__chan_resume(roi_engine *e, roi__chan *c) {
   return !c->paused;
 }
 
+/* 1 for an accept that failed for lack of descriptors, buffers or memory:
+ * the connection stays in the backlog and the listener stays readable, so
+ * retrying at once would spin. */
+static int accept_shortage(int err) {
+  return err == ROI_EMFILE || err == ROI_ENFILE || err == ROI_ENOBUFS || err == ROI_ENOMEM;
+}
+
+/* Stops a listener accepting for backoff_ms; the first time in an episode the
+ * group is told, with a Signal naming the error. */
+static void accept_back_off(roi_engine *e, roi__chan *l, int err) {
+  roi_message *sig = NULL;
+  int first = !l->episode;
+  l->backoff = 1;
+  l->episode = 1;
+  roi__timer_set(e, l, ROI__TIMER_BACKOFF, e->backoff_ms);
+  roi__reactor_dirty(e, l);
+  roi__mutex_lock(e->lock);
+  e->backing_off++;
+  e->backoffs += (uint64_t)first;
+  roi__mutex_unlock(e->lock);
+  if (first && roi_message_create(&sig) == 0) {
+    roi__signal_set(sig, ROI_STATUS_ACCEPT_FAILED, l->number, l->id);
+    /* Out of memory for the header still leaves the signal itself. */
+    (void)roi_message_header_add(sig, ROI_HEADER_ERROR, roi_err_name(err));
+    roi__group_deliver(l->group, sig);
+  }
+}
+
 static void accept_some(roi_engine *e, roi__chan *l) {
-  int i;
+  int i, test_err;
+  roi__mutex_lock(e->lock);
+  test_err = e->test_accept_err;
+  roi__mutex_unlock(e->lock);
   for (i = 0; i < ACCEPTS_PER_EVENT; i++) {
     roi_socket s;
     uint16_t number;
-    int err = roi_sock_accept(l->sock, &s);
-    if (err)
-      return; /* ROI_EAGAIN, or an error the next readiness retries */
+    roi__chan *c;
+    int err = test_err ? test_err : roi_sock_accept(l->sock, &s);
+    if (err) {
+      /* ROI_EAGAIN ends the batch; other errors (a connection reset in the
+       * backlog) are the next readiness's to retry. */
+      if (accept_shortage(err))
+        accept_back_off(e, l, err);
+      return;
+    }
+    l->episode = 0;
     roi__mutex_lock(e->lock);
     number = roi__number_take(e, l->group);
     roi__mutex_unlock(e->lock);
@@ -383,13 +462,46 @@ static void accept_some(roi_engine *e, roi__chan *l) {
       roi_sock_close(s);
       continue;
     }
-    if (!chan_new(e, number, l->group, ROI__CHAN_SERVER, s, ROI_POLL_READABLE))
+    c = chan_new(e, number, l->group, ROI__CHAN_SERVER, s, ROI_POLL_READABLE);
+    if (!c)
       release_number(e, number);
+    else
+      roi__timer_set(e, c, ROI__TIMER_HELLO, e->hello_timeout_ms);
+  }
+}
+
+void roi__chan_timeout(roi_engine *e, roi__chan *c) {
+  int reason;
+  switch (c->timer) {
+  case ROI__TIMER_CONNECT:
+    roi__chan_close(e, c, ROI_STATUS_CONNECT_FAILED, 1);
+    return;
+  case ROI__TIMER_BACKOFF:
+    c->timer = ROI__TIMER_NONE;
+    c->backoff = 0;
+    roi__mutex_lock(e->lock);
+    e->backing_off--;
+    roi__mutex_unlock(e->lock);
+    roi__reactor_dirty(e, c);
+    return;
+  case ROI__TIMER_HELLO:
+  case ROI__TIMER_FRAME:
+    reason = c->timer == ROI__TIMER_HELLO ? ROI_STATUS_HELLO_TIMEOUT : ROI_STATUS_FRAME_TIMEOUT;
+    roi__mutex_lock(e->lock);
+    e->timeouts++;
+    roi__mutex_unlock(e->lock);
+    roi__chan_close(e, c, reason, 1);
+    return;
+  default:
+    return;
   }
 }
 
 void roi__chan_ready(roi_engine *e, roi__chan *c, uint32_t events, int error) {
   if (c->kind == ROI__CHAN_LISTENER) {
+    /* A backing-off listener may still have had an event in this batch. */
+    if (c->backoff)
+      return;
     if (events & ROI_POLL_READABLE)
       accept_some(e, c);
     else if (events & (ROI_POLL_ERROR | ROI_POLL_HANGUP))
@@ -405,6 +517,7 @@ void roi__chan_ready(roi_engine *e, roi__chan *c, uint32_t events, int error) {
       return;
     }
     c->connecting = 0;
+    c->timer = ROI__TIMER_NONE;
     roi__reactor_dirty(e, c);
     return;
   }
@@ -468,6 +581,7 @@ static void advance(roi_engine *e, roi__chan *c, size_t sent) {
     if (sent < size)
       break;
     sent -= size;
+    c->sendq_bytes -= size;
     last = m;
     c->sendq = m->next;
   }
@@ -503,16 +617,38 @@ static int flush(roi_engine *e, roi__chan *c) {
   return 1;
 }
 
+/* Stalls a channel whose send queue is half full (it stops reading, so a
+ * peer that sends requests and reads no answers is no longer read), and
+ * lets it read again once the queue is below a quarter. Half, not full: the
+ * requests already read still have room for their answers. */
+static void stall_check(roi_engine *e, roi__chan *c) {
+  int stalled = c->stalled ? c->sendq_bytes > e->send_max / 4 : c->sendq_bytes >= e->send_max / 2;
+  if (stalled == c->stalled)
+    return;
+  c->stalled = (uint8_t)stalled;
+  roi__mutex_lock(e->lock);
+  if (stalled)
+    e->stalled++;
+  else
+    e->stalled--;
+  roi__mutex_unlock(e->lock);
+  frame_timer(e, c, 1);
+}
+
 void roi__chan_settle(roi_engine *e, roi__chan *c) {
   uint32_t want;
-  if (c->kind == ROI__CHAN_LISTENER)
-    return;
-  if (!c->connecting && !c->want_write && c->sendq && !flush(e, c))
-    return;
-  if (c->connecting)
-    want = ROI_POLL_WRITABLE;
-  else
-    want = (c->paused ? 0u : ROI_POLL_READABLE) | (c->sendq ? ROI_POLL_WRITABLE : 0u);
+  if (c->kind == ROI__CHAN_LISTENER) {
+    want = c->backoff ? 0u : ROI_POLL_READABLE;
+  } else {
+    if (!c->connecting && !c->want_write && c->sendq && !flush(e, c))
+      return;
+    stall_check(e, c);
+    if (c->connecting)
+      want = ROI_POLL_WRITABLE;
+    else
+      want = (c->paused || c->stalled ? 0u : ROI_POLL_READABLE) |
+             (c->sendq ? ROI_POLL_WRITABLE : 0u);
+  }
   if (want != c->interest) {
     if (roi_poller_modify(e->poller, c->sock, want, roi__chan_token(c)) != 0) {
       roi__chan_close(e, c, ROI_STATUS_NOTIFICATION_FAILED, 1);
@@ -538,6 +674,10 @@ void roi__chan_close(roi_engine *e, roi__chan *c, int reason, int deliver) {
   roi__mutex_lock(e->lock);
   if (c->paused)
     e->paused--;
+  if (c->stalled)
+    e->stalled--;
+  if (c->backoff)
+    e->backing_off--;
   roi__number_release(e, c->number);
   roi__mutex_unlock(e->lock);
   while (m) {

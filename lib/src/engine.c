@@ -1,29 +1,52 @@
 /*
  * The engine's public calls that do not post: engine and group lifetime,
- * the message pool, and the receive side of a group.
+ * the message pool and its accounting (what pool_max, channel_share and
+ * send_queue_max bound), the receive side of a group, and the stats.
  */
+#include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_int.h"
+#include "frame.h"
 #include "roi/error.h"
 
 #define DEFAULT_POOL_INITIAL 64
 #define DEFAULT_POOL_MAX 1024
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_SEND_QUEUE_MAX (4u * 1024u * 1024u)
+#define DEFAULT_HELLO_TIMEOUT_MS 10000
+#define DEFAULT_FRAME_TIMEOUT_MS 30000
+#define DEFAULT_ACCEPT_BACKOFF_MS 100
 /* Room for one whole frame left over from the last read plus a large read. */
 #define RBUF_SIZE (16 + 2 * 65535 + 256 * 1024)
 
-/* Gives a message back to the pool [L held]. A paused channel is waiting for
- * exactly this, so the reactor is told (once, until it resumes). */
-static void pool_push(roi_engine *e, roi_message *m, int from_reactor) {
-  if (e->pool_count < e->pool_max) {
-    m->next = e->pool;
-    e->pool = m;
-    e->pool_count++;
-  } else {
-    roi_message_destroy(m);
+/*
+ * Accounting. Every message the engine counts, charges to a channel or holds
+ * in a send queue points at its engine (roi_message.acct), and the engine
+ * counts those pointers (refs) under its lock. A message that comes back to
+ * the pool, or is destroyed wherever it is, ends what it was counted for, so
+ * that a count never outlives its message. The engine's struct and lock live
+ * on after roi_engine_destroy() until the last such message is gone: an
+ * application may destroy a received message after the engine.
+ */
+
+static roi_engine *engine_of(roi__account *a) {
+  return (roi_engine *)(void *)((char *)a - offsetof(roi_engine, acct));
+}
+
+/* Makes e the account of m [L held]. */
+static void claim(roi_engine *e, roi_message *m) {
+  if (!m->acct) {
+    m->acct = &e->acct;
+    e->refs++;
   }
+}
+
+/* Tells the reactor that a paused channel may read again [L held]: a message
+ * came back or a counted one was destroyed. */
+static void note_return(roi_engine *e, int from_reactor) {
   if (e->paused && !e->resume_wanted) {
     e->resume_wanted = 1;
     if (!from_reactor && !e->stopping)
@@ -31,24 +54,165 @@ static void pool_push(roi_engine *e, roi_message *m, int from_reactor) {
   }
 }
 
-/* Resets m and gives it back to the pool. */
-static void pool_give(roi_engine *e, roi_message *m, int from_reactor) {
-  roi_message_reset(m);
-  roi__mutex_lock(e->lock);
-  pool_push(e, m, from_reactor);
-  roi__mutex_unlock(e->lock);
+/* Ends m's charge to the channel whose received frame it holds [L held]. */
+static void hold_release(roi_engine *e, roi_message *m) {
+  if (!e->gone) {
+    roi__slot *s = &e->slots[m->hold];
+    if (s->gen == m->hold_gen) {
+      assert(s->held > 0);
+      s->held--;
+    }
+  }
+  m->hold = 0;
 }
 
-roi_message *roi__engine_take(roi_engine *e) {
-  roi_message *m;
+void roi__queue_count(roi_engine *e, roi_message *m) {
+  size_t size = ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
+  roi__slot *s = &e->slots[m->channel];
+  claim(e, m);
+  m->queued = 1;
+  m->q_chan = m->channel;
+  m->q_gen = s->gen;
+  m->q_size = (uint32_t)size;
+  s->qbytes += size;
+  e->send_msgs++;
+  e->send_counted += m->counted;
+  e->send_bytes += size;
+}
+
+void roi__queue_uncount(roi_engine *e, roi_message *m) {
+  if (!m->queued)
+    return;
+  if (!e->gone) {
+    roi__slot *s = &e->slots[m->q_chan];
+    if (s->gen == m->q_gen)
+      s->qbytes -= m->q_size;
+  }
+  e->send_msgs--;
+  e->send_counted -= m->counted;
+  e->send_bytes -= m->q_size;
+  m->queued = 0;
+}
+
+/* Ends everything m is counted for [L held]. Returns 1 when the engine is
+ * gone and m was the last message pointing at it. */
+static int unclaim(roi_engine *e, roi_message *m) {
+  roi__queue_uncount(e, m);
+  if (m->hold)
+    hold_release(e, m);
+  if (m->counted) {
+    m->counted = 0;
+    e->live--;
+  }
+  m->acct = NULL;
+  e->refs--;
+  return e->gone && e->refs == 0;
+}
+
+/* roi_message_destroy() of a message this engine counts. */
+static void account_release(roi__account *a, roi_message *m) {
+  roi_engine *e = engine_of(a);
+  int last;
   roi__mutex_lock(e->lock);
-  m = e->pool;
-  if (m) {
-    e->pool = m->next;
-    e->pool_count--;
-    m->next = NULL;
+  last = unclaim(e, m);
+  if (!e->gone)
+    note_return(e, 0);
+  roi__mutex_unlock(e->lock);
+  if (last) {
+    roi__mutex_free(e->lock);
+    free(e);
+  }
+}
+
+/* A message handed to e that another engine counts: that engine lets go of
+ * it first (its own lock, never both at once). */
+static void leave_other_engine(roi_engine *e, roi_message *m) {
+  if (m->acct && m->acct != &e->acct)
+    m->acct->release(m->acct, m);
+}
+
+/* Gives a reset message back to the pool [L held]. A counted message always
+ * fits; another one joins the pool while fewer than pool_max are counted.
+ * Returns m when it does not fit: the caller frees it outside the lock. */
+static roi_message *pool_push(roi_engine *e, roi_message *m, int from_reactor) {
+  roi__queue_uncount(e, m);
+  if (m->hold)
+    hold_release(e, m);
+  if (!m->counted && e->live < e->pool_max) {
+    m->counted = 1;
+    e->live++;
+    claim(e, m);
+  }
+  note_return(e, from_reactor);
+  if (m->counted) {
+    m->next = e->pool;
+    e->pool = m;
+    e->pool_count++;
+    return NULL;
+  }
+  if (m->acct) {
+    m->acct = NULL;
+    e->refs--;
+  }
+  return m;
+}
+
+/* Resets m and gives it back to the pool. */
+static void pool_give(roi_engine *e, roi_message *m, int from_reactor) {
+  leave_other_engine(e, m);
+  roi_message_reset(m);
+  roi__mutex_lock(e->lock);
+  m = pool_push(e, m, from_reactor);
+  roi__mutex_unlock(e->lock);
+  roi_message_destroy(m);
+}
+
+int roi__engine_can_take(roi_engine *e, const roi__chan *c) {
+  /* A channel stopped at its share waits until a quarter of it came back,
+   * so that a flood pauses once per quarter share, not once per message. */
+  return e->slots[c->number].held + e->share / 4 < e->share &&
+         (e->pool || e->live < e->pool_max);
+}
+
+roi_message *roi__engine_take(roi_engine *e, roi__chan *c) {
+  roi__slot *s = &e->slots[c->number];
+  roi_message *m = NULL;
+  uint32_t gen;
+  int make = 0;
+  roi__mutex_lock(e->lock);
+  gen = s->gen;
+  if (s->held < e->share) {
+    m = e->pool;
+    if (m) {
+      e->pool = m->next;
+      e->pool_count--;
+      m->next = NULL;
+    } else if (e->live < e->pool_max) {
+      /* Reserved now, made outside the lock. */
+      e->live++;
+      e->refs++;
+      make = 1;
+    }
+    if (m || make)
+      s->held++;
   }
   roi__mutex_unlock(e->lock);
+  if (make) {
+    if (roi_message_create(&m) != 0) {
+      roi__mutex_lock(e->lock);
+      e->live--;
+      e->refs--;
+      s->held--;
+      roi__mutex_unlock(e->lock);
+      return NULL;
+    }
+    m->acct = &e->acct;
+    m->counted = 1;
+  }
+  if (m) {
+    m->hold = c->number;
+    m->hold_gen = gen;
+  }
   return m;
 }
 
@@ -57,11 +221,12 @@ void roi__engine_give(roi_engine *e, roi_message *m) {
 }
 
 void roi__engine_give_list(roi_engine *e, roi_message *head) {
-  roi_message *m, *next;
+  roi_message *m, *next, *extra = NULL;
   /* Reset outside the lock; reset also clears each next link, so the list is
    * walked with the link saved first. */
   for (m = head; m; m = next) {
     next = m->next;
+    leave_other_engine(e, m);
     roi_message_reset(m);
     m->next = next;
   }
@@ -69,16 +234,39 @@ void roi__engine_give_list(roi_engine *e, roi_message *head) {
     return;
   roi__mutex_lock(e->lock);
   for (m = head; m; m = next) {
+    roi_message *left;
     next = m->next;
-    pool_push(e, m, 1);
+    left = pool_push(e, m, 1);
+    if (left) {
+      left->next = extra;
+      extra = left;
+    }
   }
+  roi__mutex_unlock(e->lock);
+  for (m = extra; m; m = next) {
+    next = m->next;
+    roi_message_destroy(m);
+  }
+}
+
+void roi__engine_test_accept_error(roi_engine *e, int err) {
+  roi__mutex_lock(e->lock);
+  e->test_accept_err = err;
+  (void)roi_poller_wake(e->poller, 3);
   roi__mutex_unlock(e->lock);
 }
 
 int roi_engine_get(roi_engine *e, roi_get_strategy strategy, roi_message **out) {
   if (!e || !out || (strategy != ROI_GET_POOL_ONLY && strategy != ROI_GET_ALWAYS))
     return ROI_EINVAL;
-  *out = roi__engine_take(e);
+  roi__mutex_lock(e->lock);
+  *out = e->pool;
+  if (*out) {
+    e->pool = (*out)->next;
+    e->pool_count--;
+    (*out)->next = NULL;
+  }
+  roi__mutex_unlock(e->lock);
   if (*out)
     return 0;
   if (strategy == ROI_GET_POOL_ONLY)
@@ -105,27 +293,38 @@ static void free_list(roi_message *m) {
 }
 
 int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
-  roi_engine_options o = {0, 0, NULL, 0};
+  roi_engine_options o;
   roi_engine *e;
   size_t i;
   int err = ROI_ENOMEM;
   if (!out)
     return ROI_EINVAL;
   *out = NULL;
+  memset(&o, 0, sizeof o);
   if (opts)
     o = *opts;
   if (!o.pool_initial)
     o.pool_initial = DEFAULT_POOL_INITIAL;
   if (!o.pool_max)
     o.pool_max = o.pool_initial > DEFAULT_POOL_MAX ? o.pool_initial : DEFAULT_POOL_MAX;
-  if (o.pool_max < o.pool_initial)
+  if (o.pool_max < o.pool_initial || o.channel_share > o.pool_max)
     return ROI_EINVAL;
   e = calloc(1, sizeof *e);
   if (!e)
     return ROI_ENOMEM;
+  e->acct.release = account_release;
+  e->refs = 1; /* the engine's own, dropped by roi_engine_destroy() */
   e->pool_max = o.pool_max;
+  e->share = o.channel_share ? o.channel_share : o.pool_max / 4;
+  if (!e->share)
+    e->share = 1;
+  e->send_max = o.send_queue_max ? o.send_queue_max : DEFAULT_SEND_QUEUE_MAX;
   e->connect_timeout_ms =
       o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  e->hello_timeout_ms = o.hello_timeout_ms ? o.hello_timeout_ms : DEFAULT_HELLO_TIMEOUT_MS;
+  e->frame_timeout_ms = o.frame_timeout_ms ? o.frame_timeout_ms : DEFAULT_FRAME_TIMEOUT_MS;
+  e->backoff_ms = o.accept_backoff_ms ? o.accept_backoff_ms : DEFAULT_ACCEPT_BACKOFF_MS;
+  e->next_deadline = UINT64_MAX;
   e->next_id = 1;
   e->rng = roi__now_ns() ^ (uint64_t)(uintptr_t)e ^ 0x9E3779B97F4A7C15ull;
   if (!e->rng)
@@ -136,20 +335,26 @@ int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
   e->slots = calloc(ROI__CHANNELS, sizeof *e->slots);
   if (!e->slots)
     goto fail_lock;
-  /* One allocation holds the dirty, paused and connecting lists. */
-  e->dirty = malloc(3 * ROI__CHANNELS * sizeof *e->dirty);
+  /* One allocation holds the dirty and paused lists, another the timers. */
+  e->dirty = malloc(2 * ROI__CHANNELS * sizeof *e->dirty);
   if (!e->dirty)
     goto fail_slots;
   e->paused_list = e->dirty + ROI__CHANNELS;
-  e->connect_list = e->paused_list + ROI__CHANNELS;
+  e->timed = malloc(ROI__CHANNELS * sizeof *e->timed);
+  if (!e->timed)
+    goto fail_dirty;
   e->rbuf_cap = RBUF_SIZE;
   e->rbuf = malloc(e->rbuf_cap);
   if (!e->rbuf)
-    goto fail_dirty;
+    goto fail_timed;
   for (i = 0; i < o.pool_initial; i++) {
     roi_message *m;
     if (roi_message_create(&m) != 0)
       goto fail_pool;
+    m->acct = &e->acct;
+    m->counted = 1;
+    e->refs++;
+    e->live++;
     m->next = e->pool;
     e->pool = m;
     e->pool_count++;
@@ -167,6 +372,8 @@ fail_poller:
 fail_pool:
   free_list(e->pool);
   free(e->rbuf);
+fail_timed:
+  free(e->timed);
 fail_dirty:
   free(e->dirty);
 fail_slots:
@@ -186,6 +393,8 @@ static void group_free(roi_group *g) {
 }
 
 void roi_engine_destroy(roi_engine *e) {
+  roi_message *pool;
+  int last;
   if (!e)
     return;
   roi__mutex_lock(e->lock);
@@ -201,12 +410,25 @@ void roi_engine_destroy(roi_engine *e) {
     group_free(g);
   }
   roi_poller_destroy(e->poller);
-  free_list(e->pool);
+  /* From here on a message the application destroys only drops its count:
+   * the channels' slots go away. */
+  roi__mutex_lock(e->lock);
+  e->gone = 1;
+  pool = e->pool;
+  e->pool = NULL;
+  roi__mutex_unlock(e->lock);
+  free_list(pool);
   free(e->rbuf);
+  free(e->timed);
   free(e->dirty);
   free(e->slots);
-  roi__mutex_free(e->lock);
-  free(e);
+  roi__mutex_lock(e->lock);
+  last = --e->refs == 0;
+  roi__mutex_unlock(e->lock);
+  if (last) {
+    roi__mutex_free(e->lock);
+    free(e);
+  }
 }
 
 int roi_group_create(roi_engine *e, roi_group **out) {
@@ -294,6 +516,12 @@ void roi_group_destroy(roi_group *g) {
 
 void roi__group_deliver(roi_group *g, roi_message *m) {
   int was_empty;
+  if (m->queued) {
+    /* It leaves its send queue: posted, and coming back. */
+    roi__mutex_lock(g->e->lock);
+    roi__queue_uncount(g->e, m);
+    roi__mutex_unlock(g->e->lock);
+  }
   m->next = NULL;
   m->group = NULL;
   roi__mutex_lock(g->qlock);
@@ -303,6 +531,8 @@ void roi__group_deliver(roi_group *g, roi_message *m) {
   else
     g->q_tail->next = m;
   g->q_tail = m;
+  g->qlen++;
+  g->qcounted += m->counted;
   /* The consumer only sleeps on an empty queue. */
   if (was_empty)
     roi__cond_broadcast(g->qcond);
@@ -337,6 +567,8 @@ int roi_group_wait_receive(roi_group *g, int timeout_ms, roi_message **out) {
     *out = g->q;
     g->q = g->q->next;
     (*out)->next = NULL;
+    g->qlen--;
+    g->qcounted -= (*out)->counted;
     err = 0;
   } else if (!err) {
     err = ROI_ECLOSED;
@@ -362,5 +594,44 @@ int roi_group_update_receiver(roi_group *g, roi_message **msg) {
   roi__group_deliver(g, m);
   if (msg)
     *msg = NULL;
+  return 0;
+}
+
+int roi_engine_stats_get(roi_engine *e, roi_engine_stats *out) {
+  roi_group *g;
+  size_t n, recv_counted = 0, out_of_pool;
+  if (!e || !out)
+    return ROI_EINVAL;
+  memset(out, 0, sizeof *out);
+  roi__mutex_lock(e->lock);
+  out->pool_max = e->pool_max;
+  out->pool_live = e->live;
+  out->pool_free = e->pool_count;
+  out->send_queued = e->send_msgs;
+  out->send_bytes = e->send_bytes;
+  out->channels = e->active;
+  out->paused = e->paused;
+  out->stalled = e->stalled;
+  out->backing_off = e->backing_off;
+  out->backoffs = e->backoffs;
+  out->timeouts = e->timeouts;
+  out->rounds = e->rounds;
+  for (n = 1; n <= ROI__CHANNEL_MAX; n++)
+    if (e->slots[n].group && e->slots[n].held > out->held_max)
+      out->held_max = e->slots[n].held;
+  for (g = e->groups; g; g = g->next) {
+    roi__mutex_lock(g->qlock);
+    out->recv_queued += g->qlen;
+    recv_counted += g->qcounted;
+    roi__mutex_unlock(g->qlock);
+  }
+  /* Counted messages out of the pool are in a send queue, in a group's
+   * queue, or with the application (the reactor's hands count as the
+   * application's for the moment it parses a frame). */
+  out_of_pool = e->live - e->pool_count;
+  out->app_held = out_of_pool - e->send_counted - recv_counted;
+  if (out->app_held > out_of_pool)
+    out->app_held = 0;
+  roi__mutex_unlock(e->lock);
   return 0;
 }

@@ -39,12 +39,26 @@ typedef struct roi__open_addr {
 } roi__open_addr;
 
 /* One channel number: who owns it [L] and, once the reactor made it, the
- * channel (reactor only). */
+ * channel (reactor only). The generation tells the channel that has the
+ * number now from earlier ones, so that a message charged to an earlier one
+ * never changes the counts of this one. */
 typedef struct roi__slot {
   roi_group *group;
   roi__chan *chan;
-  uint8_t recent; /* closed, and among the last ROI__RECENT [L] */
+  uint32_t gen;    /* bumped each time the number is taken [L] */
+  uint32_t held;   /* counted messages charged to this channel [L] */
+  size_t qbytes;   /* frame bytes posted and not yet written or returned [L] */
+  uint8_t recent;  /* closed, and among the last ROI__RECENT [L] */
 } roi__slot;
+
+/* What a channel's timer does when it runs out. */
+enum {
+  ROI__TIMER_NONE = 0,
+  ROI__TIMER_CONNECT, /* a connect under way gives up */
+  ROI__TIMER_HELLO,   /* an accepted connection sent no whole HelloRequest */
+  ROI__TIMER_FRAME,   /* a frame begun was not completed */
+  ROI__TIMER_BACKOFF  /* a listener backing off accepts again */
+};
 
 typedef enum roi__chan_kind {
   ROI__CHAN_LISTENER,
@@ -56,14 +70,23 @@ struct roi__chan {
   uint16_t number;
   uint8_t kind;        /* roi__chan_kind */
   uint8_t connecting;  /* a client whose connect has not finished */
-  uint8_t paused;      /* reading stopped: the pool is empty */
+  uint8_t paused;      /* reading stopped: its share or the pool is spent */
+  uint8_t signalled;   /* this pause episode's pool_empty Signal went out */
+  uint8_t stalled;     /* reading stopped: the send queue is full */
   uint8_t dirty;       /* on the engine's dirty list */
   uint8_t close_after; /* close once the send queue is written (ByeResponse) */
   uint8_t want_write;  /* a send would block: wait for WRITABLE */
+  uint8_t hello_seen;  /* a server channel got its HelloRequest */
+  uint8_t timer;       /* ROI__TIMER_*, what runs out at deadline */
+  uint8_t timed;       /* on the engine's timer list */
+  uint8_t backoff;     /* a listener not accepting for now */
+  uint8_t episode;     /* a listener's accept shortage was reported */
   uint32_t interest;   /* what the poller has now */
+  uint32_t gen;        /* its slot's generation */
   uint64_t serial;     /* tells this channel from a later one of its number */
   uint64_t id;         /* the message id that opened it, for its last Signal */
-  uint64_t deadline;   /* when a connect under way gives up (roi__now_ms) */
+  uint64_t deadline;   /* when the timer runs out (roi__now_ms) */
+  size_t sendq_bytes;  /* frame bytes in sendq not yet written */
   roi_message *closed; /* that Signal, made in advance so it cannot fail */
   roi_socket sock;
   roi_group *group;
@@ -82,16 +105,30 @@ struct roi_group {
   roi__mutex *qlock;
   roi__cond *qcond;
   roi_message *q, *q_tail; /* received messages [qlock] */
+  size_t qlen, qcounted;   /* how many, and how many counted [qlock] */
   int done;                /* the reactor closed its channels [qlock] */
   roi_message destroy_cmd; /* the command that asks the reactor for it */
 };
 
 struct roi_engine {
+  roi__account acct; /* messages point here; see roi__account_release */
   roi__mutex *lock;
   /* [L] */
   int stopping;
+  int gone; /* destroyed: only the lock and the counts remain */
+  size_t refs; /* messages whose acct is this engine's */
   roi_message *pool;
   size_t pool_count, pool_max;
+  size_t live;         /* counted messages, wherever they are */
+  size_t share;        /* most counted messages one channel may hold */
+  size_t send_max;     /* most frame bytes one channel's send queue holds */
+  size_t send_msgs;    /* messages in send queues (mailbox included) */
+  size_t send_counted; /* of those, counted ones */
+  size_t send_bytes;   /* their frame bytes */
+  size_t stalled;      /* channels not reading for a full send queue */
+  size_t backing_off;  /* listeners not accepting for now */
+  uint64_t backoffs, timeouts;
+  int test_accept_err; /* roi__engine_test_accept_error() */
   roi_message *mbox, *mbox_tail;
   int resume_wanted; /* a message came back while a channel is paused */
   size_t paused;     /* channels paused for the pool */
@@ -110,9 +147,10 @@ struct roi_engine {
   size_t ndirty;
   uint16_t *paused_list; /* channels paused for the pool, ROI__CHANNELS slots */
   size_t npaused_list;
-  uint16_t *connect_list; /* clients whose connect is under way, likewise */
-  size_t nconnect_list;
-  unsigned connect_timeout_ms;
+  uint64_t *timed; /* tokens of channels with a timer, ROI__CHANNELS slots */
+  size_t ntimed;
+  uint64_t next_deadline; /* no timer runs out before this */
+  unsigned connect_timeout_ms, hello_timeout_ms, frame_timeout_ms, backoff_ms;
   uint8_t *rbuf; /* one large receive buffer */
   size_t rbuf_cap;
 };
@@ -127,12 +165,24 @@ static inline uint64_t roi__chan_token(const roi__chan *c) {
 /* Appends m (a message or a command) to the mailbox [L held], waking the
  * reactor on the empty -> non-empty transition only. */
 void roi__mailbox_push(roi_engine *e, roi_message *m);
+/* Counts m in its channel's send queue [L held]: it was posted. */
+void roi__queue_count(roi_engine *e, roi_message *m);
+/* Ends what m was counted for in a send queue [L held]. */
+void roi__queue_uncount(roi_engine *e, roi_message *m);
+/* A message for a frame received on channel c: from the pool, or new while
+ * fewer than pool_max are counted, charged to c. NULL when c holds its share
+ * or the pool is spent (or memory ran out). [reactor] */
+roi_message *roi__engine_take(roi_engine *e, roi__chan *c);
+/* 1 when channel c could take a message now [L held]. */
+int roi__engine_can_take(roi_engine *e, const roi__chan *c);
+/* Test hook: while err is not 0, every accept of e's listeners fails with it
+ * (so that the back-off can be tested where descriptors cannot be
+ * exhausted). */
+void roi__engine_test_accept_error(roi_engine *e, int err);
 /* Makes m a Signal from the engine with this status, channel and id. */
 void roi__signal_set(roi_message *m, int status, uint16_t channel, uint64_t id);
 /* Appends a message to the group's queue and wakes its consumer. */
 void roi__group_deliver(roi_group *g, roi_message *m);
-/* A message from the pool for the reactor (never beyond the pool), or NULL. */
-roi_message *roi__engine_take(roi_engine *e);
 /* Gives a message back to the pool (the reactor's side of put). */
 void roi__engine_give(roi_engine *e, roi_message *m);
 /* Gives a NULL-terminated list of messages back to the pool under one lock
@@ -154,9 +204,11 @@ int roi__address_parse(const char *text, size_t len, roi__open_addr *out);
 void roi__reactor_main(void *arg);
 /* Marks a channel for the end-of-round work (flush, interest). */
 void roi__reactor_dirty(roi_engine *e, roi__chan *c);
-/* Fails the connects that ran out of time; returns the milliseconds until
- * the next one does (the poller's timeout), or -1 when none is under way. */
-int roi__reactor_connect_timeouts(roi_engine *e);
+/* Starts (or restarts) channel c's timer of this kind, ms from now. */
+void roi__timer_set(roi_engine *e, roi__chan *c, int kind, unsigned ms);
+/* Acts on the timers that ran out; returns the milliseconds until the next
+ * one does (the poller's timeout), or -1 when none runs. */
+int roi__reactor_timers(roi_engine *e);
 
 /* channel.c */
 /* Opens the channel a Welcome or Hello request asks for; answers or fails
@@ -170,6 +222,8 @@ void roi__chan_ready(roi_engine *e, roi__chan *c, uint32_t events, int error);
 void roi__chan_settle(roi_engine *e, roi__chan *c);
 /* Parses received bytes kept while paused; returns 0 if it paused again. */
 int roi__chan_resume(roi_engine *e, roi__chan *c);
+/* What a channel's timer does when it runs out. */
+void roi__chan_timeout(roi_engine *e, roi__chan *c);
 /* Closes a channel. With deliver, queued messages come back to the group
  * with reason as status, then the channel_closed Signal; without it they
  * are freed (the group or the engine is going away). */

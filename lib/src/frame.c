@@ -57,7 +57,9 @@ int roi__frame_header_check(const roi__frame_header *h) {
   unsigned op = h->proto & ROI__PROTO_OPCODE;
   if (op > ROI_OP_WELCOME_RESPONSE)
     return ROI_STATUS_INVALID_OP_CODE;
-  if (h->proto & 0xC0u)
+  /* The origin bit and bits 6-7 are the local engine's alone: a peer that
+   * sets them would pass its frame off as the engine's own message. */
+  if (h->proto & (0xC0u | ROI__PROTO_ORIGIN))
     return ROI_STATUS_NOT_ALLOWED;
   if ((h->proto & ROI__PROTO_MORE) && op > ROI_OP_SIGNAL)
     return ROI_STATUS_INVALID_MORE_USAGE;

@@ -39,7 +39,8 @@ void roi__frame_header_of(const roi_message *m, roi__frame_header *h);
  * ROI_STATUS_SUCCESS or the status that closes the channel:
  * INVALID_OP_CODE (opcode 10..15), INVALID_MESSAGE_ID (a Response, HelloResponse or
  * ByeResponse with id 0), INVALID_MORE_USAGE (more on a Hello/Bye/Welcome opcode),
- * NOT_ALLOWED (the engine-only bits 6-7 set). */
+ * NOT_ALLOWED (the origin bit or the engine-only bits 6-7 set: only the local
+ * engine makes engine messages). */
 int roi__frame_header_check(const roi__frame_header *h);
 
 /* A complete frame found in a buffer; the pointers point into that buffer. */

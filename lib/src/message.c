@@ -50,6 +50,8 @@ int roi_message_create(roi_message **out) {
 void roi_message_destroy(roi_message *m) {
   if (!m)
     return;
+  if (m->acct)
+    m->acct->release(m->acct, m);
   free(m->headers.data);
   free(m->body.data);
   free(m->addr);

@@ -23,8 +23,26 @@ int roi__buf_append(roi__buf *b, const void *data, size_t len, size_t limit);
 #define ROI__PROTO_ORIGIN 0x10u
 #define ROI__PROTO_MORE 0x20u
 
+/* Whoever keeps count of a message outside it: the engine, for the
+ * messages it counts against pool_max, charges to a channel or holds in a
+ * send queue. roi_message_destroy() calls release first, so that a message
+ * destroyed anywhere gives back what it was counted for. */
+typedef struct roi__account roi__account;
+struct roi__account {
+  void (*release)(roi__account *a, roi_message *m);
+};
+
 struct roi_message {
   struct roi_message *next; /* for the engine's queues */
+  /* The engine's accounting, kept by roi_message_reset() (engine.c): */
+  roi__account *acct; /* who counts this message, or NULL */
+  uint32_t hold_gen;  /* the generation of the channel it is charged to */
+  uint32_t q_gen;     /* the generation of the channel it is queued on */
+  uint32_t q_size;    /* its frame bytes in that channel's send queue */
+  uint16_t hold;      /* the channel whose received frame it holds, or 0 */
+  uint16_t q_chan;    /* the channel whose send queue counts it */
+  uint8_t counted;    /* counted against pool_max */
+  uint8_t queued;     /* counted in q_chan's send queue */
   /* Engine-only fields, cleared by roi_message_reset(): */
   void *group;      /* the group that posted it, while in the mailbox */
   void *addr;       /* a resolved roi__open_addr for Hello/Welcome; owned */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "frame.h"
 #include "roi/error.h"
 
 /* xorshift64*: channel numbers need to be unpredictable to a casual reader of
@@ -45,6 +46,11 @@ uint16_t roi__number_take(roi_engine *e, roi_group *g) {
   return 0;
 found:
   e->slots[n].group = g;
+  /* A new generation: messages still charged to an earlier channel of this
+   * number no longer count here. */
+  e->slots[n].gen++;
+  e->slots[n].held = 0;
+  e->slots[n].qbytes = 0;
   e->active++;
   return n;
 }
@@ -135,6 +141,15 @@ static int check_fields(const roi_message *m) {
              : 0;
 }
 
+/* 1 when m does not fit its channel's send queue [L held]. A queue holding
+ * nothing takes any one message, so that a send_queue_max below the largest
+ * frame never stops a channel for good. */
+static int queue_full(const roi_engine *e, const roi_message *m) {
+  size_t q = e->slots[m->channel].qbytes;
+  size_t size = ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
+  return q > 0 && q + size > e->send_max;
+}
+
 /* For a Hello or Welcome request: reads its address header into a new
  * roi__addr owned by m (m->addr), or marks m to be answered with a status
  * (m->fail). Returns 0, a refusing status, or ROI_ENOMEM. */
@@ -180,6 +195,9 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
     return rc;
   if (rc)
     goto refuse;
+  /* A message another engine counts: that engine lets go of it first. */
+  if (m->acct && m->acct != &e->acct)
+    m->acct->release(m->acct, m);
   roi__mutex_lock(e->lock);
   if (e->stopping || g->closing) {
     roi__mutex_unlock(e->lock);
@@ -196,6 +214,10 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
     roi__mutex_unlock(e->lock);
     rc = ROI_STATUS_INVALID_CHANNEL_NUMBER;
     goto refuse;
+  } else if (op != ROI_OP_BYE_SIGNAL && queue_full(e, m)) {
+    roi__mutex_unlock(e->lock);
+    rc = ROI_STATUS_SEND_QUEUE_FULL;
+    goto refuse;
   }
   if (m->id == 0)
     m->id = e->next_id++;
@@ -204,6 +226,9 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
     info->id = m->id;
   }
   m->group = g;
+  /* A ByeSignal is acted on, never sent: it takes no room in the queue. */
+  if (op != ROI_OP_BYE_SIGNAL)
+    roi__queue_count(e, m);
   roi__mailbox_push(e, m);
   roi__mutex_unlock(e->lock);
   *msg = NULL;

@@ -3,11 +3,13 @@
  *
  * One round: wait on the poller; handle each ready channel; take the whole
  * mailbox in one lock and act on every message in it; resume channels that
- * were paused for an empty pool once messages came back; then settle every
+ * were paused for an empty pool once messages came back; act on the timers
+ * that ran out (connect, Hello, frame, accept back-off); then settle every
  * channel marked dirty during the round (write its queued frames with one
  * gathered send, set its poller interest if it changed). Interest is kept
  * incrementally through that dirty list: nothing is rescanned per round.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,41 +88,93 @@ static int drain_mailbox(roi_engine *e, int *resume) {
   return stopping;
 }
 
-/* Gives paused channels another go now that messages came back. Channels
- * that pause again meanwhile are appended after the ones being retried. */
+/* Gives paused channels another go now that messages came back: those that
+ * may take a message now resume, the others keep waiting (no new Signal).
+ * Channels that pause again meanwhile are appended after the ones being
+ * retried, and kept. */
 static void resume_paused(roi_engine *e) {
-  size_t i, n = e->npaused_list;
+  size_t i, n = e->npaused_list, kept = 0;
   for (i = 0; i < n; i++) {
-    roi__chan *c = e->slots[e->paused_list[i]].chan;
-    if (c && c->paused)
+    uint16_t number = e->paused_list[i];
+    roi__chan *c = e->slots[number].chan;
+    int ok;
+    if (!c || !c->paused)
+      continue; /* closed or resumed since */
+    roi__mutex_lock(e->lock);
+    ok = roi__engine_can_take(e, c);
+    roi__mutex_unlock(e->lock);
+    if (ok)
       (void)roi__chan_resume(e, c);
+    else
+      e->paused_list[kept++] = number;
   }
-  memmove(e->paused_list, e->paused_list + n,
+  memmove(e->paused_list + kept, e->paused_list + n,
           (e->npaused_list - n) * sizeof *e->paused_list);
-  e->npaused_list -= n;
+  e->npaused_list = kept + (e->npaused_list - n);
 }
 
-int roi__reactor_connect_timeouts(roi_engine *e) {
+/* Drops the timer entries that no longer name a channel with a timer, to
+ * make room; every channel has at most one entry, so room is found. */
+static void compact_timers(roi_engine *e) {
+  size_t i, kept = 0;
+  for (i = 0; i < e->ntimed; i++) {
+    roi__chan *c = chan_of_token(e, e->timed[i]);
+    if (c && c->timer != ROI__TIMER_NONE)
+      e->timed[kept++] = e->timed[i];
+    else if (c)
+      c->timed = 0;
+  }
+  e->ntimed = kept;
+}
+
+void roi__timer_set(roi_engine *e, roi__chan *c, int kind, unsigned ms) {
+  c->timer = (uint8_t)kind;
+  c->deadline = roi__now_ms() + ms;
+  if (!c->timed) {
+    if (e->ntimed == ROI__CHANNELS)
+      compact_timers(e);
+    c->timed = 1;
+    e->timed[e->ntimed++] = roi__chan_token(c);
+  }
+  if (c->deadline < e->next_deadline)
+    e->next_deadline = c->deadline;
+}
+
+/* Milliseconds as a poller timeout. */
+static int timeout_of(uint64_t ms) {
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int roi__reactor_timers(roi_engine *e) {
   uint64_t now, next = UINT64_MAX;
   size_t i, kept = 0;
-  if (e->nconnect_list == 0)
+  if (e->ntimed == 0)
     return -1;
   now = roi__now_ms();
-  for (i = 0; i < e->nconnect_list; i++) {
-    uint16_t n = e->connect_list[i];
-    roi__chan *c = e->slots[n].chan;
-    if (!c || !c->connecting)
-      continue; /* connected or closed since */
-    if (now >= c->deadline) {
-      roi__chan_close(e, c, ROI_STATUS_CONNECT_FAILED, 1);
+  /* A timer stopped or moved later leaves next_deadline early, never late:
+   * the list is walked only when the earliest deadline may have passed. */
+  if (now < e->next_deadline)
+    return timeout_of(e->next_deadline - now);
+  for (i = 0; i < e->ntimed; i++) {
+    uint64_t token = e->timed[i];
+    roi__chan *c = chan_of_token(e, token);
+    if (c && c->timer != ROI__TIMER_NONE && now >= c->deadline) {
+      roi__chan_timeout(e, c);
+      c = chan_of_token(e, token); /* NULL when it closed */
+    }
+    if (!c)
+      continue;
+    if (c->timer == ROI__TIMER_NONE) {
+      c->timed = 0;
       continue;
     }
     if (c->deadline < next)
       next = c->deadline;
-    e->connect_list[kept++] = n;
+    e->timed[kept++] = token;
   }
-  e->nconnect_list = kept;
-  return kept ? (int)(next - now) : -1;
+  e->ntimed = kept;
+  e->next_deadline = next;
+  return kept ? timeout_of(next > now ? next - now : 0) : -1;
 }
 
 static void settle_dirty(roi_engine *e) {
@@ -160,10 +214,14 @@ void roi__reactor_main(void *arg) {
       break;
     if (resume)
       resume_paused(e);
+    /* Timers run before the settling (a listener whose back-off ended is
+     * settled this round) and are asked again after it, since settling may
+     * start one (a frame timer of a channel that stopped stalling). */
+    (void)roi__reactor_timers(e);
     settle_dirty(e);
+    timeout = roi__reactor_timers(e);
     /* A channel that paused during this round while messages were already
      * back in the pool is retried at once: no wake will come for it. */
-    timeout = roi__reactor_connect_timeouts(e);
     roi__mutex_lock(e->lock);
     if (e->resume_wanted)
       timeout = 0;

@@ -44,11 +44,55 @@
  * are 1..65534, chosen at random, and never reused while a channel is open
  * nor among the last 1,024 closed.
  *
- * Backpressure: the reactor takes a message from the pool for every frame
- * it receives and never allocates beyond it. When the pool is empty the
- * channel stops reading (its read interest is dropped: no busy loop) and its
- * group gets a Signal with status ROI_STATUS_POOL_EMPTY; reading resumes when
- * a message comes back with roi_engine_put().
+ * Memory and fairness. Every received frame becomes a message counted
+ * against pool_max: the pool makes at most pool_max such messages, wherever
+ * they are later (in the pool, queued to a group, with the application,
+ * posted back and queued for sending), and roi_engine_put() never makes the
+ * pool larger than pool_max, whatever message it is given (an engine-made
+ * Signal, or one from ROI_GET_ALWAYS, is freed when the pool is full). A
+ * counted message stays counted until it comes back to the pool or is
+ * destroyed. One channel may hold at most channel_share of them; when a
+ * channel reaches its share, or the pool is spent, it stops reading (its read
+ * interest is dropped: no busy loop) and its group gets one Signal with
+ * status ROI_STATUS_POOL_EMPTY per episode. Reading resumes by itself when
+ * messages come back (for a channel at its share: its own).
+ *
+ * Each channel's send queue holds at most send_queue_max bytes of frames
+ * (16 + text headers + body each), counted from roi_group_post() until the
+ * frame is written or comes back: a post that would pass it is refused with
+ * ROI_ESTATUS(ROI_STATUS_SEND_QUEUE_FULL) and the message stays with the
+ * caller (a channel with an empty queue always takes one message). While a
+ * channel's queue holds half of send_queue_max or more, the engine stops
+ * reading from it (until it drains below a quarter), so a server that
+ * answers every request stops reading from a peer that does not read its
+ * answers, and the requests already read still have room for their
+ * answers. Nothing is dropped silently: every message the engine took comes
+ * back or is written.
+ *
+ * Hostile peers. The engine trusts nothing a peer sends:
+ * - A frame with the origin bit set (bit 4, "made by the engine") closes its
+ *   channel with reason ROI_STATUS_NOT_ALLOWED, as the engine-only bits 6-7
+ *   do; only the local engine makes engine messages.
+ * - An accepted connection must open with a HelloRequest: another first
+ *   frame closes it with reason ROI_STATUS_HELLO_EXPECTED, and one that sends
+ *   no complete HelloRequest within hello_timeout_ms is closed with
+ *   ROI_STATUS_HELLO_TIMEOUT.
+ * - A frame begun and not completed within frame_timeout_ms (a slow or
+ *   stalled sender) closes its channel with ROI_STATUS_FRAME_TIMEOUT.
+ * - A listener whose accept fails for lack of descriptors, buffers or memory
+ *   (ROI_EMFILE, ROI_ENFILE, ROI_ENOBUFS, ROI_ENOMEM) stops accepting for
+ *   accept_backoff_ms and then tries again, for as long as the shortage
+ *   lasts; its group gets one Signal per episode, on the listener's channel,
+ *   with status ROI_STATUS_ACCEPT_FAILED and an "~error" text header naming
+ *   the error (roi_err_name(), e.g. "ROI_EMFILE"). The listener stays open.
+ *
+ * A peer's FIN: every complete frame that arrived before it is delivered,
+ * then the channel closes with reason ROI_STATUS_PEER_DISCONNECTED
+ * (ROI_STATUS_COMMUNICATION_FAILED if the stream ended inside a frame).
+ * Messages queued for sending then come back with that reason as status;
+ * a post to the channel accepted before the close but handled after it
+ * comes back with status ROI_STATUS_CHANNEL_CLOSED; a post after the
+ * channel_closed Signal is refused with ROI_STATUS_INVALID_CHANNEL_NUMBER.
  */
 #ifndef ROI_ENGINE_H
 #define ROI_ENGINE_H
@@ -81,7 +125,40 @@ typedef struct roi_engine_options {
    * that drops SYNs would hold the channel for the system's own timeout
    * (about two minutes on Linux). */
   unsigned connect_timeout_ms;
+  /* Most messages of the pool one channel may hold for its received frames
+   * (default pool_max / 4, at least 1); at most pool_max. */
+  size_t channel_share;
+  /* Most bytes of frames queued for sending on one channel (default 4 MiB). */
+  size_t send_queue_max;
+  /* How long an accepted connection may take to send its whole HelloRequest
+   * (default 10,000 ms). */
+  unsigned hello_timeout_ms;
+  /* How long a frame may take from its first byte to its last (default
+   * 30,000 ms). */
+  unsigned frame_timeout_ms;
+  /* How long a listener stops accepting after an accept failed for lack of
+   * descriptors or memory (default 100 ms). */
+  unsigned accept_backoff_ms;
 } roi_engine_options;
+
+/* What roi_engine_stats_get() reports: a consistent snapshot. */
+typedef struct roi_engine_stats {
+  size_t pool_max;       /* the bound on counted messages */
+  size_t pool_live;      /* counted messages that exist, wherever they are */
+  size_t pool_free;      /* counted messages in the pool */
+  size_t app_held;       /* counted messages with the application */
+  size_t recv_queued;    /* messages waiting in group queues */
+  size_t send_queued;    /* messages posted and not yet written or returned */
+  size_t send_bytes;     /* their frame bytes */
+  size_t channels;       /* open channels, listeners included */
+  size_t paused;         /* channels not reading: share or pool spent */
+  size_t stalled;        /* channels not reading: send queue full */
+  size_t held_max;       /* most counted messages one channel holds now */
+  size_t backing_off;    /* listeners not accepting now */
+  uint64_t backoffs;     /* accept back-off episodes so far */
+  uint64_t timeouts;     /* channels closed by the Hello or frame timeout */
+  uint64_t rounds;       /* reactor rounds so far (a busy loop shows here) */
+} roi_engine_stats;
 
 /* How roi_engine_get() behaves when the pool is empty. */
 typedef enum roi_get_strategy {
@@ -93,6 +170,7 @@ typedef enum roi_get_strategy {
 #define ROI_HEADER_LISTEN_ON "~listen_on"
 #define ROI_HEADER_CONNECT_TO "~connect_to"
 #define ROI_HEADER_REASON "~reason"
+#define ROI_HEADER_ERROR "~error"
 
 /**
  * Starts an engine: its pool, its poller and its reactor thread.
@@ -100,8 +178,8 @@ typedef enum roi_get_strategy {
  * @param out   receives the engine; the caller destroys it with
  *              roi_engine_destroy().
  * @param opts  NULL for the defaults.
- * @return 0; ROI_EINVAL for a NULL out, pool_max < pool_initial or an unknown
- *         backend; ROI_ENOMEM; ROI_ENOTSUP for a backend not compiled in; a
+ * @return 0; ROI_EINVAL for a NULL out, pool_max < pool_initial,
+ *         channel_share > pool_max or an unknown backend; ROI_ENOMEM; ROI_ENOTSUP for a backend not compiled in; a
  *         system error from the poller or the thread.
  */
 ROI_EXTERN int roi_engine_create(roi_engine **out, const roi_engine_options *opts);
@@ -130,6 +208,15 @@ ROI_EXTERN int roi_engine_get(roi_engine *e, roi_get_strategy strategy, roi_mess
  * @return 0, or ROI_EINVAL for NULL e or msg.
  */
 ROI_EXTERN int roi_engine_put(roi_engine *e, roi_message **msg);
+
+/**
+ * Reads the engine's counters: the memory bounds above, the queues in each
+ * direction, the paused and stalled channels and the accept back-offs, so
+ * that an application (or a test) can see the bounds hold.
+ *
+ * @return 0, or ROI_EINVAL for a NULL argument.
+ */
+ROI_EXTERN int roi_engine_stats_get(roi_engine *e, roi_engine_stats *out);
 
 /**
  * Makes a channel group: a receive queue and the channels opened through it.
@@ -164,7 +251,8 @@ typedef struct roi_post_info {
  * INVALID_CHANNEL_NUMBER (0, or not an open channel of this group),
  * WRONG_ADDRESS (a Hello or Welcome without its address header),
  * INVALID_ADDRESS (an address that does not parse), INVALID_HEADERS_LEN (a
- * text-header block that does not parse). An address that parses but does
+ * text-header block that does not parse), SEND_QUEUE_FULL (the channel's
+ * send queue holds send_queue_max bytes already: try again once it drains). An address that parses but does
  * not resolve, refuses or cannot be reached comes back later as a message
  * with status WRONG_ADDRESS, CONNECT_FAILED, UDS_PATH_NOT_FOUND or
  * LISTEN_FAILED, followed by the channel's channel_closed Signal.

@@ -49,7 +49,10 @@ typedef enum roi_opcode {
 /* Who made a message: bit 4 of the proto byte. */
 typedef enum roi_origin { ROI_ORIGIN_APPLICATION = 0, ROI_ORIGIN_ENGINE = 1 } roi_origin;
 
-/* The status byte. XX(name, value, description); values are fixed forever. */
+/* The status byte. XX(name, value, description); values are fixed forever.
+ * 0..31 are tofu's; 32 and above are roi's own, used only in messages the
+ * engine makes locally (refusals at post() and "~reason" values of
+ * channel_closed Signals), never sent on the wire by the engine. */
 #define ROI_STATUS_MAP(XX)                                                                 \
   XX(SUCCESS, 0, "success")                                                                \
   XX(NOT_IMPLEMENTED_YET, 1, "not implemented yet")                                        \
@@ -82,7 +85,11 @@ typedef enum roi_origin { ROI_ORIGIN_APPLICATION = 0, ROI_ORIGIN_ENGINE = 1 } ro
   XX(RECV_FAILED, 28, "receive failed")                                                    \
   XX(SETSOCKOPT_FAILED, 29, "setsockopt failed")                                           \
   XX(PROCESSING_FAILED, 30, "processing failed")                                           \
-  XX(UNKNOWN_ERROR, 31, "unknown error")
+  XX(UNKNOWN_ERROR, 31, "unknown error")                                                  \
+  XX(SEND_QUEUE_FULL, 32, "the channel's send queue is full")                              \
+  XX(HELLO_TIMEOUT, 33, "no HelloRequest arrived in time")                                 \
+  XX(FRAME_TIMEOUT, 34, "a frame was begun and not completed in time")                     \
+  XX(HELLO_EXPECTED, 35, "the first frame of an accepted connection was not a HelloRequest")
 
 typedef enum roi_status {
 #define ROI__STATUS_ENUM(name, value, desc) ROI_STATUS_##name = (value),
