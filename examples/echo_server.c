@@ -93,9 +93,13 @@ int main(int argc, char **argv) {
       }
     }
     /* A channel closed after our ByeResponse went out: a client finished.
-     * Other signals (a client gone, a pool running dry) need nothing here but
-     * the message's return to the pool. */
-    if (op == ROI_OP_SIGNAL && roi_message_status(m) == ROI_STATUS_CHANNEL_CLOSED) {
+     * Only the engine's own Signal says so (origin engine: a peer cannot set
+     * that bit); a peer's Signal with the same status is just a message.
+     * Other signals (a client gone, a pool running dry, a refused echo when a
+     * client reads none of its answers, a listener short of descriptors) need
+     * nothing here but the message's return to the pool. */
+    if (op == ROI_OP_SIGNAL && roi_message_origin(m) == ROI_ORIGIN_ENGINE &&
+        roi_message_status(m) == ROI_STATUS_CHANNEL_CLOSED) {
       roi_header h;
       if (roi_message_header_find(m, ROI_HEADER_REASON, &h) == 1 &&
           atoi(h.value) == ROI_STATUS_CHANNEL_CLOSED)

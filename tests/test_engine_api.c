@@ -30,6 +30,12 @@ ROI_TEST(arguments) {
   o.pool_max = 5;
   ROI_ASSERT_EQ(roi_engine_create(&e, &o), ROI_EINVAL);
   ROI_ASSERT_TRUE(e == NULL);
+  /* A channel's share cannot be more than the whole pool. */
+  o.pool_max = 10;
+  o.channel_share = 11;
+  ROI_ASSERT_EQ(roi_engine_create(&e, &o), ROI_EINVAL);
+  ROI_ASSERT_TRUE(e == NULL);
+  o.channel_share = 0;
   o.pool_max = 0;
   o.backend = "no-such-backend";
   ROI_ASSERT_NE(roi_engine_create(&e, &o), 0);
@@ -409,10 +415,50 @@ ROI_TEST(create_destroy_repeatedly) {
   }
 }
 
+/* Counted messages may outlive their engine, and may move between engines:
+ * destroying or putting them later touches nothing freed (ASan and the leak
+ * check watch), and the other engine takes them as its own. */
+ROI_TEST(messages_outlive_and_change_engines) {
+  roi_engine *a = eng_new(4, 4), *b = eng_new(2, 3);
+  roi_message *m[4] = {NULL, NULL, NULL, NULL};
+  roi_engine_stats st;
+  int i;
+  ROI_ASSERT_TRUE(a && b);
+  for (i = 0; i < 4; i++)
+    ROI_ASSERT_EQ(roi_engine_get(a, ROI_GET_POOL_ONLY, &m[i]), 0);
+  ROI_ASSERT_EQ(roi_engine_stats_get(a, &st), 0);
+  ROI_ASSERT_EQ(st.pool_live, 4);
+  ROI_ASSERT_EQ(st.app_held, 4);
+  /* One of a's messages goes to b's pool: a no longer counts it, b does
+   * (b has room: 2 of 3). */
+  ROI_ASSERT_EQ(roi_engine_put(b, &m[0]), 0);
+  ROI_ASSERT_EQ(roi_engine_stats_get(a, &st), 0);
+  ROI_ASSERT_EQ(st.pool_live, 3);
+  ROI_ASSERT_EQ(roi_engine_stats_get(b, &st), 0);
+  ROI_ASSERT_EQ(st.pool_live, 3);
+  ROI_ASSERT_EQ(st.pool_free, 3);
+  /* A destroyed counted message gives back its count. */
+  roi_message_destroy(m[1]);
+  m[1] = NULL;
+  ROI_ASSERT_EQ(roi_engine_stats_get(a, &st), 0);
+  ROI_ASSERT_EQ(st.pool_live, 2);
+  /* a goes away while two of its messages are still held. */
+  roi_engine_destroy(a);
+  roi_message_set_id(m[2], 7);
+  ROI_ASSERT_EQ(roi_message_id(m[2]), 7);
+  roi_message_destroy(m[2]);
+  /* The last one goes to b, which is full now: b frees it. */
+  ROI_ASSERT_EQ(roi_engine_put(b, &m[3]), 0);
+  ROI_ASSERT_EQ(roi_engine_stats_get(b, &st), 0);
+  ROI_ASSERT_EQ(st.pool_live, 3);
+  roi_engine_destroy(b);
+}
+
 ROI_TEST_MAIN(ROI_TEST_ENTRY(arguments), ROI_TEST_ENTRY(illegal_messages),
               ROI_TEST_ENTRY(hello_to_nobody), ROI_TEST_ENTRY(hello_to_unknown_host),
               ROI_TEST_ENTRY(hello_to_missing_uds_path),
               ROI_TEST_ENTRY(welcome_on_foreign_address),
               ROI_TEST_ENTRY(hello_connect_timeout), ROI_TEST_ENTRY(update_receiver),
               ROI_TEST_ENTRY(update_receiver_wakes_a_blocked_consumer),
-              ROI_TEST_ENTRY(pool), ROI_TEST_ENTRY(create_destroy_repeatedly))
+              ROI_TEST_ENTRY(pool), ROI_TEST_ENTRY(create_destroy_repeatedly),
+              ROI_TEST_ENTRY(messages_outlive_and_change_engines))

@@ -486,7 +486,8 @@ void roi__chan_timeout(roi_engine *e, roi__chan *c) {
     return;
   case ROI__TIMER_HELLO:
   case ROI__TIMER_FRAME:
-    reason = c->timer == ROI__TIMER_HELLO ? ROI_STATUS_HELLO_TIMEOUT : ROI_STATUS_FRAME_TIMEOUT;
+    reason =
+        c->timer == ROI__TIMER_HELLO ? ROI_STATUS_HELLO_TIMEOUT : ROI_STATUS_FRAME_TIMEOUT;
     roi__mutex_lock(e->lock);
     e->timeouts++;
     roi__mutex_unlock(e->lock);
@@ -622,7 +623,8 @@ static int flush(roi_engine *e, roi__chan *c) {
  * lets it read again once the queue is below a quarter. Half, not full: the
  * requests already read still have room for their answers. */
 static void stall_check(roi_engine *e, roi__chan *c) {
-  int stalled = c->stalled ? c->sendq_bytes > e->send_max / 4 : c->sendq_bytes >= e->send_max / 2;
+  int stalled =
+      c->stalled ? c->sendq_bytes > e->send_max / 4 : c->sendq_bytes >= e->send_max / 2;
   if (stalled == c->stalled)
     return;
   c->stalled = (uint8_t)stalled;

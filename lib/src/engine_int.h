@@ -45,10 +45,10 @@ typedef struct roi__open_addr {
 typedef struct roi__slot {
   roi_group *group;
   roi__chan *chan;
-  uint32_t gen;    /* bumped each time the number is taken [L] */
-  uint32_t held;   /* counted messages charged to this channel [L] */
-  size_t qbytes;   /* frame bytes posted and not yet written or returned [L] */
-  uint8_t recent;  /* closed, and among the last ROI__RECENT [L] */
+  uint32_t gen;   /* bumped each time the number is taken [L] */
+  uint32_t held;  /* counted messages charged to this channel [L] */
+  size_t qbytes;  /* frame bytes posted and not yet written or returned [L] */
+  uint8_t recent; /* closed, and among the last ROI__RECENT [L] */
 } roi__slot;
 
 /* What a channel's timer does when it runs out. */
@@ -115,7 +115,7 @@ struct roi_engine {
   roi__mutex *lock;
   /* [L] */
   int stopping;
-  int gone; /* destroyed: only the lock and the counts remain */
+  int gone;    /* destroyed: only the lock and the counts remain */
   size_t refs; /* messages whose acct is this engine's */
   roi_message *pool;
   size_t pool_count, pool_max;

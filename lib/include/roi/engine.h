@@ -143,21 +143,21 @@ typedef struct roi_engine_options {
 
 /* What roi_engine_stats_get() reports: a consistent snapshot. */
 typedef struct roi_engine_stats {
-  size_t pool_max;       /* the bound on counted messages */
-  size_t pool_live;      /* counted messages that exist, wherever they are */
-  size_t pool_free;      /* counted messages in the pool */
-  size_t app_held;       /* counted messages with the application */
-  size_t recv_queued;    /* messages waiting in group queues */
-  size_t send_queued;    /* messages posted and not yet written or returned */
-  size_t send_bytes;     /* their frame bytes */
-  size_t channels;       /* open channels, listeners included */
-  size_t paused;         /* channels not reading: share or pool spent */
-  size_t stalled;        /* channels not reading: send queue full */
-  size_t held_max;       /* most counted messages one channel holds now */
-  size_t backing_off;    /* listeners not accepting now */
-  uint64_t backoffs;     /* accept back-off episodes so far */
-  uint64_t timeouts;     /* channels closed by the Hello or frame timeout */
-  uint64_t rounds;       /* reactor rounds so far (a busy loop shows here) */
+  size_t pool_max;    /* the bound on counted messages */
+  size_t pool_live;   /* counted messages that exist, wherever they are */
+  size_t pool_free;   /* counted messages in the pool */
+  size_t app_held;    /* counted messages with the application */
+  size_t recv_queued; /* messages waiting in group queues */
+  size_t send_queued; /* messages posted and not yet written or returned */
+  size_t send_bytes;  /* their frame bytes */
+  size_t channels;    /* open channels, listeners included */
+  size_t paused;      /* channels not reading: share or pool spent */
+  size_t stalled;     /* channels not reading: send queue full */
+  size_t held_max;    /* most counted messages one channel holds now */
+  size_t backing_off; /* listeners not accepting now */
+  uint64_t backoffs;  /* accept back-off episodes so far */
+  uint64_t timeouts;  /* channels closed by the Hello or frame timeout */
+  uint64_t rounds;    /* reactor rounds so far (a busy loop shows here) */
 } roi_engine_stats;
 
 /* How roi_engine_get() behaves when the pool is empty. */
@@ -179,8 +179,8 @@ typedef enum roi_get_strategy {
  *              roi_engine_destroy().
  * @param opts  NULL for the defaults.
  * @return 0; ROI_EINVAL for a NULL out, pool_max < pool_initial,
- *         channel_share > pool_max or an unknown backend; ROI_ENOMEM; ROI_ENOTSUP for a backend not compiled in; a
- *         system error from the poller or the thread.
+ *         channel_share > pool_max or an unknown backend; ROI_ENOMEM; ROI_ENOTSUP for a
+ * backend not compiled in; a system error from the poller or the thread.
  */
 ROI_EXTERN int roi_engine_create(roi_engine **out, const roi_engine_options *opts);
 
@@ -252,8 +252,8 @@ typedef struct roi_post_info {
  * WRONG_ADDRESS (a Hello or Welcome without its address header),
  * INVALID_ADDRESS (an address that does not parse), INVALID_HEADERS_LEN (a
  * text-header block that does not parse), SEND_QUEUE_FULL (the channel's
- * send queue holds send_queue_max bytes already: try again once it drains). An address that parses but does
- * not resolve, refuses or cannot be reached comes back later as a message
+ * send queue holds send_queue_max bytes already: try again once it drains). An address that
+ * parses but does not resolve, refuses or cannot be reached comes back later as a message
  * with status WRONG_ADDRESS, CONNECT_FAILED, UDS_PATH_NOT_FOUND or
  * LISTEN_FAILED, followed by the channel's channel_closed Signal.
  *

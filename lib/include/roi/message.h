@@ -85,7 +85,7 @@ typedef enum roi_origin { ROI_ORIGIN_APPLICATION = 0, ROI_ORIGIN_ENGINE = 1 } ro
   XX(RECV_FAILED, 28, "receive failed")                                                    \
   XX(SETSOCKOPT_FAILED, 29, "setsockopt failed")                                           \
   XX(PROCESSING_FAILED, 30, "processing failed")                                           \
-  XX(UNKNOWN_ERROR, 31, "unknown error")                                                  \
+  XX(UNKNOWN_ERROR, 31, "unknown error")                                                   \
   XX(SEND_QUEUE_FULL, 32, "the channel's send queue is full")                              \
   XX(HELLO_TIMEOUT, 33, "no HelloRequest arrived in time")                                 \
   XX(FRAME_TIMEOUT, 34, "a frame was begun and not completed in time")                     \
