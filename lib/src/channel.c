@@ -262,12 +262,6 @@ static void pause_reading(roi_engine *e, roi__chan *c) {
 static int on_frame(roi_engine *e, roi__chan *c, roi_message *m) {
   int op = m->proto & ROI__PROTO_OPCODE;
   m->channel = c->number;
-  if (!c->hello_seen) {
-    /* An accepted connection's HelloRequest: it may stay now. */
-    c->hello_seen = 1;
-    if (c->timer == ROI__TIMER_HELLO)
-      c->timer = ROI__TIMER_NONE;
-  }
   if (c->id == 0)
     c->id = m->id;
   roi__group_deliver(c->group, m);
@@ -329,6 +323,13 @@ static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t 
     if (rc) {
       roi__chan_close(e, c, rc, 1);
       return 0;
+    }
+    if (!c->hello_seen) {
+      /* An accepted connection's whole HelloRequest: it may stay now, even
+       * if its delivery waits for the pool (that wait is the engine's). */
+      c->hello_seen = 1;
+      if (c->timer == ROI__TIMER_HELLO)
+        c->timer = ROI__TIMER_NONE;
     }
     m = roi__engine_take(e, c);
     if (!m) {
