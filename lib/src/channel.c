@@ -249,8 +249,7 @@ static void pause_reading(roi_engine *e, roi__chan *c) {
     e->resume_wanted = 1;
   roi__mutex_unlock(e->lock);
   roi__reactor_dirty(e, c);
-  /* One Signal per episode: an episode ends when the channel takes a
-   * message again, not when a retry finds it still short. */
+  /* One Signal per episode (see parse_frames()). */
   if (!c->signalled && roi_message_create(&sig) == 0) {
     c->signalled = 1;
     roi__signal_set(sig, ROI_STATUS_POOL_EMPTY, c->number, 0);
@@ -308,7 +307,7 @@ static void frame_timer(roi_engine *e, roi__chan *c, int restart) {
 /* Cuts every whole frame out of [buf, buf + len), keeps the rest. Returns 0
  * when the channel closed. */
 static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t len) {
-  size_t off = 0;
+  size_t off = 0, held;
   while (off < len && !c->paused) {
     roi__frame f;
     roi_message *m;
@@ -331,12 +330,16 @@ static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t 
       if (c->timer == ROI__TIMER_HELLO)
         c->timer = ROI__TIMER_NONE;
     }
-    m = roi__engine_take(e, c);
+    m = roi__engine_take(e, c, &held);
     if (!m) {
       pause_reading(e, c);
       break;
     }
-    c->signalled = 0;
+    /* The episode its pool_empty Signal told of ends when the channel holds
+     * at most half its share again: a channel that keeps bumping into its
+     * share is told once, not once per message. */
+    if (held <= e->share / 2)
+      c->signalled = 0;
     if (roi__frame_to_message(&f, m) != 0) {
       roi__engine_give(e, m);
       roi__chan_close(e, c, ROI_STATUS_ALLOCATION_FAILED, 1);

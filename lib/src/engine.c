@@ -168,13 +168,12 @@ static void pool_give(roi_engine *e, roi_message *m, int from_reactor) {
 }
 
 int roi__engine_can_take(roi_engine *e, const roi__chan *c) {
-  /* A channel stopped at its share waits until a quarter of it came back,
-   * so that a flood pauses once per quarter share, not once per message. */
-  return e->slots[c->number].held + e->share / 4 < e->share &&
-         (e->pool || e->live < e->pool_max);
+  /* No hysteresis: an application that keeps a sliding window of a
+   * channel's messages just under its share must get the next one. */
+  return e->slots[c->number].held < e->share && (e->pool || e->live < e->pool_max);
 }
 
-roi_message *roi__engine_take(roi_engine *e, roi__chan *c) {
+roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t *held) {
   roi__slot *s = &e->slots[c->number];
   roi_message *m = NULL;
   uint32_t gen;
@@ -196,6 +195,7 @@ roi_message *roi__engine_take(roi_engine *e, roi__chan *c) {
     if (m || make)
       s->held++;
   }
+  *held = s->held;
   roi__mutex_unlock(e->lock);
   if (make) {
     if (roi_message_create(&m) != 0) {

@@ -170,9 +170,10 @@ void roi__queue_count(roi_engine *e, roi_message *m);
 /* Ends what m was counted for in a send queue [L held]. */
 void roi__queue_uncount(roi_engine *e, roi_message *m);
 /* A message for a frame received on channel c: from the pool, or new while
- * fewer than pool_max are counted, charged to c. NULL when c holds its share
- * or the pool is spent (or memory ran out). [reactor] */
-roi_message *roi__engine_take(roi_engine *e, roi__chan *c);
+ * fewer than pool_max are counted, charged to c; *held gets what c holds
+ * then. NULL when c holds its share or the pool is spent (or memory ran
+ * out). [reactor] */
+roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t *held);
 /* 1 when channel c could take a message now [L held]. */
 int roi__engine_can_take(roi_engine *e, const roi__chan *c);
 /* Test hook: while err is not 0, every accept of e's listeners fails with it

@@ -53,9 +53,12 @@
  * counted message stays counted until it comes back to the pool or is
  * destroyed. One channel may hold at most channel_share of them; when a
  * channel reaches its share, or the pool is spent, it stops reading (its read
- * interest is dropped: no busy loop) and its group gets one Signal with
- * status ROI_STATUS_POOL_EMPTY per episode. Reading resumes by itself when
- * messages come back (for a channel at its share: its own).
+ * interest is dropped: no busy loop) and its group gets a Signal with
+ * status ROI_STATUS_POOL_EMPTY on that channel, once per episode (an episode
+ * ends when the channel holds at most half its share again; the channel may
+ * be one whose HelloRequest has not been delivered yet). Reading resumes by
+ * itself as soon as a message comes back (for a channel at its share: one of
+ * its own).
  *
  * Each channel's send queue holds at most send_queue_max bytes of frames
  * (16 + text headers + body each), counted from roi_group_post() until the
