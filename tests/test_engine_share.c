@@ -7,36 +7,10 @@
  * - a client whose whole HelloRequest waits for the pool (spent by another
  *   channel) is not closed by the Hello timeout: the wait is the engine's.
  */
-#include "engine_util.h"
+#include "raw_peer.h"
 
 #define SHARE 8
 #define FRAMES 100
-
-/* A 16-byte header with no text headers and no body, as DESIGN.md lays it. */
-static void header(uint8_t out[16], uint8_t proto, uint64_t id) {
-  int i;
-  memset(out, 0, 16);
-  out[1] = 1;
-  out[2] = proto;
-  for (i = 0; i < 8; i++)
-    out[4 + i] = (uint8_t)(id >> (56 - 8 * i));
-}
-
-static int send_all(roi_socket s, const uint8_t *p, size_t len) {
-  uint64_t deadline = roi__now_ms() + WAIT_MS;
-  while (len > 0) {
-    int n = roi_sock_send(s, p, len);
-    if (n > 0) {
-      p += n;
-      len -= (size_t)n;
-    } else if ((n == ROI_EAGAIN || n == ROI_ENOTCONN) && roi__now_ms() < deadline) {
-      roi__sleep_ms(1);
-    } else {
-      return -1;
-    }
-  }
-  return 0;
-}
 
 static roi_engine *engine(size_t pool, unsigned hello_timeout_ms) {
   roi_engine_options o;
@@ -51,14 +25,8 @@ static roi_engine *engine(size_t pool, unsigned hello_timeout_ms) {
 
 /* Starts a listener; returns its port, or -1. */
 static int listen_any(roi_engine *e, roi_group *g) {
-  roi_message *m;
-  int port;
-  if (post_open(e, g, ROI_OP_WELCOME_REQUEST, "tcp|127.0.0.1|0", NULL) != 0)
-    return -1;
-  m = next_msg(g);
-  port = m && roi_message_status(m) == ROI_STATUS_SUCCESS ? listen_port_of(m) : -1;
-  roi_message_destroy(m);
-  return port;
+  int port = -1;
+  return listen_on(e, g, "tcp|127.0.0.1|0", &port) ? port : -1;
 }
 
 /* A raw peer that sends a Hello (id hello_id) and then `requests` Requests
@@ -69,10 +37,10 @@ static roi_socket raw_peer(int port, uint64_t hello_id, int requests) {
   int i;
   if (requests > FRAMES || roi_sock_connect_tcp("127.0.0.1", port, &s) != 0)
     return ROI_INVALID_SOCKET;
-  header(buf, ROI_OP_HELLO_REQUEST, hello_id);
+  header_bytes(buf, 1, ROI_OP_HELLO_REQUEST, 0, hello_id, 0, 0);
   for (i = 1; i <= requests; i++)
-    header(buf + 16 * i, ROI_OP_REQUEST, (uint64_t)i);
-  if (send_all(s, buf, 16 * (size_t)(requests + 1)) != 0) {
+    header_bytes(buf + 16 * i, 1, ROI_OP_REQUEST, 0, (uint64_t)i, 0, 0);
+  if (raw_send_all(s, buf, 16 * (size_t)(requests + 1)) != 0) {
     roi_sock_close(s);
     return ROI_INVALID_SOCKET;
   }
