@@ -13,6 +13,11 @@ bench_util.h) is parsed, and the medians, minima and maxima are printed, then
 written with the ratios into bench/RESULTS.md between the markers
 <!-- bench:begin --> and <!-- bench:end --> (the text around them is kept),
 and the ping-pong figures are drawn into bench/pingpong.png with gnuplot.
+
+The hostile-peer figure (bench/hostile.py) runs only when --only names it:
+each attack against examples/echo_server, natively and under Wine, with no
+CPU affinity and once each (it is about bounds, not speed). Its tables go
+between <!-- hostile:begin --> and <!-- hostile:end --> of bench/RESULTS.md.
 """
 
 import argparse
@@ -27,9 +32,12 @@ import sys
 import tempfile
 import time
 
+import hostile
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_LIMIT_S = 60  # the bound on any one run
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+HOSTILE_BEGIN, HOSTILE_END = "<!-- hostile:begin -->", "<!-- hostile:end -->"
 
 
 class Case:
@@ -360,14 +368,15 @@ plot {', '.join(plots)}
     return True
 
 
-def write_results(path, body):
-    text = open(path).read() if os.path.exists(path) else f"# Benchmark results\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        text += f"\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
+def write_results(path, body, begin=BEGIN, end=END):
+    """Replaces the text between the markers begin and end of path."""
+    text = open(path).read() if os.path.exists(path) else f"# Benchmark results\n\n{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
     with open(path, "w") as f:
-        f.write(head + BEGIN + "\n" + body + "\n" + END + tail)
+        f.write(head + begin + "\n" + body + "\n" + end + tail)
 
 
 def machine():
@@ -390,40 +399,8 @@ def machine():
     return (f"{os.cpu_count()} CPUs ({cpu}), {distro}, Linux {platform.release()}, {wine}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--native-dir", required=True, help="native build directory")
-    ap.add_argument("--win-dir", required=True, help="Windows build directory")
-    ap.add_argument("--reps", type=int, default=5, help="runs of each case per affinity (5)")
-    ap.add_argument("--seconds", type=float, default=0.4, help="measured time per run (0.4)")
-    ap.add_argument("--warmup", type=float, default=0.1, help="warm-up per run (0.1)")
-    ap.add_argument("--idle", type=int, default=10000, help="idle connections (10000)")
-    ap.add_argument("--affinity", choices=["none", "pinned", "both"], default="both")
-    ap.add_argument("--only", default="", help="figures, comma-separated prefixes "
-                    "(pingpong, scaling, wake, bulk, engine, churn, memory, scaling-diag)")
-    ap.add_argument("--diagnostics", action="store_true",
-                    help="add the Wine scaling diagnostics (where the idle sockets live)")
-    ap.add_argument("--no-wine", action="store_true", help="leave out the Wine cases")
-    ap.add_argument("--write", choices=["yes", "no"], default=None,
-                    help="write bench/RESULTS.md and bench/pingpong.png (default: yes "
-                    "for a full run, every figure at 5 runs or more; no otherwise)")
-    ap.add_argument("--command", default="bench/runner.py", help="the command to record")
-    args = ap.parse_args()
-    args.only = [o for o in args.only.split(",") if o]
-    if "scaling-diag" in args.only:
-        args.diagnostics = True
-    modes = ["none", "pinned"] if args.affinity == "both" else [args.affinity]
-    if args.write is None:
-        full = not args.only and args.reps >= 5 and args.affinity == "both" and not args.no_wine
-        args.write = "yes" if full else "no"
-
-    r = Runner(args)
-    figs = figures(args, r.have)
-    if r.missing:
-        say("not built, left out: " + ", ".join(sorted(r.missing)))
-    if not figs:
-        say("nothing to run")
-        return 1
+def run_figures(args, r, figs, modes):
+    """Runs the figures and reports them; returns the number of failed runs."""
     start = time.time()
     load0 = open("/proc/loadavg").read().split()[:3]
     date0 = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -466,6 +443,103 @@ def main():
             header += "\n![events/s against connections](pingpong.png)\n"
         write_results(os.path.join(ROOT, "bench", "RESULTS.md"), header + "\n" + body)
         say("wrote bench/RESULTS.md")
+    return failures
+
+
+def run_hostile(args, r, write):
+    """Runs the hostile-peer figure (bench/hostile.py) against the native
+    echo_server and, unless --no-wine, echo_server.exe under Wine; prints it
+    and, if write, writes it into bench/RESULTS.md. Returns the number of
+    attacks that could not be measured (1 when no server was built)."""
+    modes = [hostile.Mode("native", os.path.join(args.native_dir, "examples", "echo_server"),
+                          dict(os.environ), False)]
+    if not args.no_wine:
+        modes.append(hostile.Mode("Wine", os.path.join(args.win_dir, "examples",
+                                                       "echo_server.exe"), r.env, True))
+    start = time.time()
+    load0 = open("/proc/loadavg").read().split()[:3]
+    date0 = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    say(f"{args.command}: hostile peers, {args.hostile_seconds:g} s per attack, with no CPU "
+        "affinity only (these figures are about bounds, not speed), one run of each")
+    results = {}
+    try:
+        for m in modes:
+            if not os.path.isfile(m.exe) or (m.wine and not shutil.which("wine")):
+                say(f"not built, left out: {m.name} echo_server ({m.exe})")
+                continue
+            if m.wine:
+                r.wine_server("none")
+            results[m] = hostile.run_mode(m, args.hostile_seconds, args.hostile_long, say)
+    finally:
+        r.stop_wine()
+    if not results:
+        say("nothing to run")
+        return 1
+    elapsed = time.time() - start
+    load1 = open("/proc/loadavg").read().split()[:3]
+    body = hostile.markdown(results, args.hostile_seconds, args.hostile_long)
+    print("\n" + body)
+    failures = sum(1 for rs in results.values() for x in rs if x.failed)
+    say(f"hostile: total time {elapsed:.0f} s, {failures} attacks not measured")
+    if write:
+        header = (f"Command: `{args.command}`, started {date0}, took {elapsed / 60:.1f} min.\n"
+                  f"Machine: {machine()}.\n"
+                  f"Load average {' '.join(load0)} at the start, {' '.join(load1)} at the end.\n"
+                  "No CPU affinity (these figures are about bounds, not speed); one run of each "
+                  "attack.\n")
+        write_results(os.path.join(ROOT, "bench", "RESULTS.md"), header + "\n" + body,
+                      HOSTILE_BEGIN, HOSTILE_END)
+        say("wrote the hostile section of bench/RESULTS.md")
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--native-dir", required=True, help="native build directory")
+    ap.add_argument("--win-dir", required=True, help="Windows build directory")
+    ap.add_argument("--reps", type=int, default=5, help="runs of each case per affinity (5)")
+    ap.add_argument("--seconds", type=float, default=0.4, help="measured time per run (0.4)")
+    ap.add_argument("--warmup", type=float, default=0.1, help="warm-up per run (0.1)")
+    ap.add_argument("--idle", type=int, default=10000, help="idle connections (10000)")
+    ap.add_argument("--affinity", choices=["none", "pinned", "both"], default="both")
+    ap.add_argument("--only", default="", help="figures, comma-separated prefixes "
+                    "(pingpong, scaling, wake, bulk, engine, churn, memory, scaling-diag; "
+                    "hostile runs only when named here)")
+    ap.add_argument("--diagnostics", action="store_true",
+                    help="add the Wine scaling diagnostics (where the idle sockets live)")
+    ap.add_argument("--no-wine", action="store_true", help="leave out the Wine cases")
+    ap.add_argument("--hostile-seconds", type=float, default=30.0,
+                    help="length of each hostile attack (30)")
+    ap.add_argument("--hostile-long", type=float, default=60.0,
+                    help="length of the hostile figure's long flood (60)")
+    ap.add_argument("--write", choices=["yes", "no"], default=None,
+                    help="write bench/RESULTS.md and bench/pingpong.png (default: yes "
+                    "for a full run, every figure at 5 runs or more, or the hostile figure "
+                    "at its full lengths with Wine; no otherwise)")
+    ap.add_argument("--command", default="bench/runner.py", help="the command to record")
+    args = ap.parse_args()
+    args.only = [o for o in args.only.split(",") if o]
+    if "scaling-diag" in args.only:
+        args.diagnostics = True
+    modes = ["none", "pinned"] if args.affinity == "both" else [args.affinity]
+    with_hostile = any("hostile".startswith(o) for o in args.only)
+    write_hostile = args.write == "yes" or (
+        args.write is None and args.hostile_seconds >= 30 and args.hostile_long >= 60 and
+        not args.no_wine)
+    if args.write is None:
+        full = not args.only and args.reps >= 5 and args.affinity == "both" and not args.no_wine
+        args.write = "yes" if full else "no"
+
+    r = Runner(args)
+    figs = figures(args, r.have)
+    if r.missing:
+        say("not built, left out: " + ", ".join(sorted(r.missing)))
+    if not figs and not with_hostile:
+        say("nothing to run")
+        return 1
+    failures = run_figures(args, r, figs, modes) if figs else 0
+    if with_hostile:
+        failures += run_hostile(args, r, write_hostile)
     return 1 if failures else 0
 
 

@@ -1390,7 +1390,7 @@ ROI_TEST(fin_delivers_everything_first) {
   header_bytes(buf, 1, ROI_OP_HELLO_REQUEST, 0, 0x8888, 0, 0);
   len = 16;
   for (i = 1; i <= FIN_REQUESTS; i++) {
-    char body[17];
+    char body[32];
     snprintf(body, sizeof body, "request %8d", i);
     header_bytes(buf + len, 1, ROI_OP_REQUEST, 0, (uint64_t)i, 0, 16);
     memcpy(buf + len + 16, body, 16);
@@ -1423,7 +1423,7 @@ ROI_TEST(fin_delivers_everything_first) {
       ch = roi_message_channel(m);
       hello = 1;
     } else {
-      char body[17];
+      char body[32];
       size_t blen;
       const void *data = roi_message_body(m, &blen);
       snprintf(body, sizeof body, "request %8d", next);
