@@ -91,17 +91,20 @@ ROI_TEST(illegal_messages) {
   /* Opcodes 10..15 do not exist. */
   roi_message_set_opcode(m, 12);
   EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_OP_CODE);
-  /* The engine's own: origin engine, a WelcomeResponse, reserved bits. */
+  /* Origin engine is no refusal: post() clears it (and the status byte) as
+   * tofu's check_and_prepare does; the refusal here is for the channel. */
   roi_message_set_opcode(m, ROI_OP_REQUEST);
   roi_message_set_origin(m, ROI_ORIGIN_ENGINE);
-  EXPECT_REFUSED(g, m, ROI_STATUS_NOT_ALLOWED);
-  roi_message_set_origin(m, ROI_ORIGIN_APPLICATION);
+  roi_message_set_status(m, 0x5A);
+  EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_CHANNEL_NUMBER);
+  ROI_ASSERT_EQ(roi_message_origin(m), ROI_ORIGIN_APPLICATION);
+  /* The engine's own: a WelcomeResponse, bit 7. */
   roi_message_set_opcode(m, ROI_OP_WELCOME_RESPONSE);
   EXPECT_REFUSED(g, m, ROI_STATUS_NOT_ALLOWED);
   roi_message_set_opcode(m, ROI_OP_REQUEST);
-  m->proto |= 0x40;
+  m->proto |= 0x80;
   EXPECT_REFUSED(g, m, ROI_STATUS_NOT_ALLOWED);
-  m->proto &= 0x3F;
+  m->proto &= 0x7F;
   /* The more flag belongs to requests, responses and signals. */
   roi_message_set_opcode(m, ROI_OP_BYE_REQUEST);
   roi_message_set_more(m, 1);
@@ -114,12 +117,6 @@ ROI_TEST(illegal_messages) {
   EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_MESSAGE_ID);
   roi_message_set_opcode(m, ROI_OP_BYE_RESPONSE);
   EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_MESSAGE_ID);
-  /* A text-header block that does not parse (made behind the API's back, as
-   * a bug in an application could). */
-  roi_message_set_opcode(m, ROI_OP_REQUEST);
-  roi_message_set_id(m, 5);
-  ROI_ASSERT_EQ(roi__buf_append(&m->headers, "no colon\r\n", 10, 65535), 0);
-  EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_HEADERS_LEN);
   roi_message_reset(m);
 
   /* Hello and Welcome requests. */
@@ -135,13 +132,12 @@ ROI_TEST(illegal_messages) {
     static const char *bad[] = {"tcp",
                                 "tcp|127.0.0.1",
                                 "tcp|127.0.0.1|",
-                                "tcp||80",
                                 "tcp|127.0.0.1|x",
                                 "tcp|127.0.0.1|70000",
                                 "tcp|1.2.3.4|-1",
                                 "udp|1.2.3.4|80",
-                                "uds|",
-                                "unix|/tmp/x"};
+                                "unix|/tmp/x",
+                                "tcp||"};
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
       roi_message_reset(m);
@@ -170,7 +166,7 @@ ROI_TEST(illegal_messages) {
     ROI_ASSERT_EQ(roi_message_status(r), ROI_STATUS_SUCCESS);
     roi_engine_put(e, &r);
     m = msg_new(e, ROI_OP_BYE_SIGNAL, info.channel, NULL, NULL);
-    EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_CHANNEL_NUMBER);
+    EXPECT_REFUSED(g, m, ROI_STATUS_INVALID_GROUP);
     /* A listener carries no data. */
     roi_message_set_opcode(m, ROI_OP_REQUEST);
     ROI_ASSERT_EQ(roi_group_post(other, &m, NULL), 0);
@@ -185,8 +181,14 @@ ROI_TEST(illegal_messages) {
   roi_engine_destroy(e);
 }
 
+/* Either opcode for answer_op: a Hello whose connect may fail at once (a
+ * HelloResponse) or later (the queued HelloRequest comes back), depending on
+ * the system. */
+#define HELLO_EITHER (-1)
+
 /* Posts a Hello or Welcome that parses but cannot work, and expects the
- * request back with status, then the channel's channel_closed Signal. */
+ * request (or its response, answer_op) back with status, then the channel's
+ * channel_closed Signal. */
 static void expect_answered(int op, const char *addr, int status, int answer_op) {
   roi_engine *e = eng_new(4, 8);
   roi_group *g = NULL;
@@ -200,7 +202,11 @@ static void expect_answered(int op, const char *addr, int status, int answer_op)
   ROI_ASSERT_GE(info.id, 1);
   r = next_msg(g);
   ROI_ASSERT_TRUE(r != NULL);
-  ROI_ASSERT_EQ(roi_message_opcode(r), answer_op);
+  if (answer_op == HELLO_EITHER)
+    ROI_ASSERT_TRUE(roi_message_opcode(r) == ROI_OP_HELLO_REQUEST ||
+                    roi_message_opcode(r) == ROI_OP_HELLO_RESPONSE);
+  else
+    ROI_ASSERT_EQ(roi_message_opcode(r), answer_op);
   ROI_ASSERT_EQ(roi_message_status(r), status);
   ROI_ASSERT_EQ(roi_message_origin(r), ROI_ORIGIN_ENGINE);
   ROI_ASSERT_EQ(roi_message_channel(r), info.channel);
@@ -224,14 +230,14 @@ ROI_TEST(hello_to_nobody) {
   roi_test_port port;
   ROI_ASSERT_EQ(roi_test_port_reserve(&port), 0);
   snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port.port);
-  expect_answered(ROI_OP_HELLO_REQUEST, addr, ROI_STATUS_CONNECT_FAILED,
-                  ROI_OP_HELLO_REQUEST);
+  expect_answered(ROI_OP_HELLO_REQUEST, addr, ROI_STATUS_CONNECT_FAILED, HELLO_EITHER);
   roi_test_port_release(&port);
 }
 
 ROI_TEST(hello_to_unknown_host) {
+  /* Known at post() time: answered at once, with a HelloResponse (tofu). */
   expect_answered(ROI_OP_HELLO_REQUEST, "tcp|no-such-host.invalid|80",
-                  ROI_STATUS_INVALID_ADDRESS, ROI_OP_HELLO_REQUEST);
+                  ROI_STATUS_INVALID_ADDRESS, ROI_OP_HELLO_RESPONSE);
 }
 
 ROI_TEST(hello_to_missing_uds_path) {
@@ -239,7 +245,7 @@ ROI_TEST(hello_to_missing_uds_path) {
   uds_path(path, sizeof path);
   snprintf(addr, sizeof addr, "uds|%s", path);
   expect_answered(ROI_OP_HELLO_REQUEST, addr, ROI_STATUS_UDS_PATH_NOT_FOUND,
-                  ROI_OP_HELLO_REQUEST);
+                  ROI_OP_HELLO_RESPONSE);
 }
 
 ROI_TEST(welcome_on_foreign_address) {

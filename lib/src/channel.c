@@ -44,14 +44,19 @@ static void release_number(roi_engine *e, uint16_t number) {
 }
 
 /* A Hello or Welcome that could not open its channel: the request comes back
- * (a Welcome as a WelcomeResponse) with the status, then channel_closed. */
+ * as a HelloResponse or WelcomeResponse with the status, then
+ * channel_closed. */
 static void fail_open(roi_engine *e, roi_message *m, int status) {
   roi_group *g = m->group;
   uint16_t number = m->channel;
   uint64_t id = m->id;
   roi_message *sig = NULL;
-  if ((m->proto & ROI__PROTO_OPCODE) == ROI_OP_WELCOME_REQUEST)
-    m->proto = (uint8_t)((m->proto & ~ROI__PROTO_OPCODE) | ROI_OP_WELCOME_RESPONSE);
+  /* The request comes back as its response, as tofu answers a Hello or
+   * Welcome that fails at once (Reactor.zig, sendHelloRequest). */
+  m->proto = (uint8_t)((m->proto & ~ROI__PROTO_OPCODE) |
+                       ((m->proto & ROI__PROTO_OPCODE) == ROI_OP_WELCOME_REQUEST
+                            ? ROI_OP_WELCOME_RESPONSE
+                            : ROI_OP_HELLO_RESPONSE));
   set_engine_status(m, status);
   free(m->addr);
   m->addr = NULL;
@@ -99,18 +104,28 @@ static int listen_status(int err) {
                                                              : ROI_STATUS_LISTEN_FAILED;
 }
 
-/* Rewrites "~listen_on" to name the port the system chose. */
-static void name_listen_port(roi_message *m, roi_socket s) {
+/* Rewrites "~listen_on" to name the real address: the port the system
+ * chose for port 0, 0.0.0.0 for tofu's empty "all interfaces" host, the
+ * path made for an empty AF_UNIX one. */
+static void name_listener(roi_message *m, roi_socket s, const roi__open_addr *oa) {
   roi_header h;
   char value[300];
   const char *bar;
-  int port = roi_sock_local_port(s);
-  if (port <= 0 || roi_message_header_find(m, ROI_HEADER_LISTEN_ON, &h) != 1)
+  int port;
+  if (roi_message_header_find(m, ROI_HEADER_LISTEN_ON, &h) != 1)
     return;
-  bar = memchr(h.value + 4, '|', h.value_len - 4);
-  if (!bar || (size_t)(bar - h.value) > 260)
-    return;
-  snprintf(value, sizeof value, "%.*s|%d", (int)(bar - h.value), h.value, port);
+  if (oa->addr.is_unix) {
+    snprintf(value, sizeof value, "uds|%s", oa->path);
+  } else {
+    port = roi_sock_local_port(s);
+    bar = h.value_len > 4 ? memchr(h.value + 4, '|', h.value_len - 4) : NULL;
+    if (port <= 0 || !bar || (size_t)(bar - h.value) > 260)
+      return;
+    if (bar == h.value + 4)
+      snprintf(value, sizeof value, "tcp|0.0.0.0|%d", port);
+    else
+      snprintf(value, sizeof value, "%.*s|%d", (int)(bar - h.value), h.value, port);
+  }
   if (roi__message_header_remove(m, ROI_HEADER_LISTEN_ON) == 0)
     (void)roi_message_header_add(m, ROI_HEADER_LISTEN_ON, value);
 }
@@ -139,9 +154,8 @@ static void open_listener(roi_engine *e, roi_message *m) {
     c->uds_path = malloc(n);
     if (c->uds_path)
       memcpy(c->uds_path, path, n);
-  } else {
-    name_listen_port(m, s);
   }
+  name_listener(m, s, oa);
   m->proto = ROI_OP_WELCOME_RESPONSE | ROI__PROTO_ORIGIN;
   m->status = ROI_STATUS_SUCCESS;
   free(m->addr);
@@ -157,11 +171,26 @@ static void enqueue(roi_engine *e, roi__chan *c, roi_message *m) {
   c->sendq_bytes += ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
   m->next = NULL;
   m->group = NULL;
-  if (c->sendq)
+  if (m->proto & ROI__PROTO_PRIORITY) {
+    /* Ahead of every message that has not begun to go out, behind the
+     * priority messages queued before it (tofu pushes each to the front,
+     * which reverses them; roi keeps their order). */
+    roi_message **at = &c->sendq;
+    if (*at &&
+        (c->send_off > 0 || ((*at)->proto & ROI__PROTO_OPCODE) == ROI_OP_HELLO_REQUEST))
+      at = &(*at)->next; /* begun, or the Hello that must open the stream */
+    while (*at && ((*at)->proto & ROI__PROTO_PRIORITY))
+      at = &(*at)->next;
+    m->next = *at;
+    *at = m;
+    if (!m->next)
+      c->sendq_tail = m;
+  } else if (c->sendq) {
     c->sendq_tail->next = m;
-  else
-    c->sendq = m;
-  c->sendq_tail = m;
+    c->sendq_tail = m;
+  } else {
+    c->sendq = c->sendq_tail = m;
+  }
   roi__reactor_dirty(e, c);
 }
 
@@ -209,7 +238,7 @@ void roi__chan_post(roi_engine *e, roi_message *m) {
     roi__group_deliver(g, m);
     return;
   }
-  if (op == ROI_OP_BYE_SIGNAL) {
+  if (op == ROI_OP_BYE_SIGNAL && (m->proto & ROI__PROTO_PRIORITY)) {
     roi__engine_give(e, m);
     roi__chan_close(e, c, ROI_STATUS_CHANNEL_CLOSED, 1);
     return;
@@ -268,10 +297,9 @@ static int on_frame(roi_engine *e, roi__chan *c, roi_message *m) {
     roi__chan_close(e, c, ROI_STATUS_CHANNEL_CLOSED, 1);
     return 0;
   }
-  if (op == ROI_OP_BYE_SIGNAL) {
-    roi__chan_close(e, c, ROI_STATUS_PEER_DISCONNECTED, 1);
-    return 0;
-  }
+  /* A received ByeSignal is the peer's notice, delivered like any message:
+   * tofu sends one without the priority bit and keeps the channel open
+   * (Reactor.zig, sendBye); the close comes with the peer's FIN. */
   return 1;
 }
 

@@ -196,7 +196,8 @@ void roi__number_release(roi_engine *e, uint16_t number);
 /* A new channel number for group g [L held], or 0 when none is free. */
 uint16_t roi__number_take(roi_engine *e, roi_group *g);
 /* Parses "tcp|host|port" or "uds|path": 0 with *out filled (resolving a host
- * name, blocking); ROI_STATUS_INVALID_ADDRESS when the text is malformed (a
+ * name, blocking; an empty host is 0.0.0.0, an empty path a fresh temporary
+ * one); ROI_STATUS_INVALID_ADDRESS when the text is malformed (a
  * refusal); -ROI_STATUS_INVALID_ADDRESS when it is well formed but the name
  * does not resolve (answered later, through the group). */
 int roi__address_parse(const char *text, size_t len, roi__open_addr *out);

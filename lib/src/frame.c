@@ -1,8 +1,9 @@
 /*
  * The frame codec. Encoding is byte by byte (no struct overlays), so it is the
  * same on every compiler and byte order; decoding trusts nothing it has not
- * checked: the opcode, the reserved bits, the more flag, the message id of a
- * response, and the text headers, before a frame becomes a message.
+ * checked: the opcode, the origin and reserved bits, the more flag and the
+ * message id of a response, before a frame becomes a message. A text-header
+ * block is never malformed (it is read as tofu reads it: message.c).
  */
 #include "frame.h"
 
@@ -57,9 +58,10 @@ int roi__frame_header_check(const roi__frame_header *h) {
   unsigned op = h->proto & ROI__PROTO_OPCODE;
   if (op > ROI_OP_WELCOME_RESPONSE)
     return ROI_STATUS_INVALID_OP_CODE;
-  /* The origin bit and bits 6-7 are the local engine's alone: a peer that
-   * sets them would pass its frame off as the engine's own message. */
-  if (h->proto & (0xC0u | ROI__PROTO_ORIGIN))
+  /* The origin bit is the local engine's alone: a peer that sets it would
+   * pass its frame off as the engine's own message. Bit 7 is used by no one.
+   * Bit 6 (priority) is tofu's and travels. */
+  if (h->proto & (ROI__PROTO_RESERVED | ROI__PROTO_ORIGIN))
     return ROI_STATUS_NOT_ALLOWED;
   if ((h->proto & ROI__PROTO_MORE) && op > ROI_OP_SIGNAL)
     return ROI_STATUS_INVALID_MORE_USAGE;
@@ -85,8 +87,6 @@ int roi__frame_parse(const uint8_t *buf, size_t len, roi__frame *out) {
   out->headers = (const char *)buf + ROI__FRAME_HEADER_SIZE;
   out->body = buf + ROI__FRAME_HEADER_SIZE + out->header.headers_len;
   out->size = size;
-  if (roi__headers_check(out->headers, out->header.headers_len) != 0)
-    return -ROI_STATUS_INVALID_HEADERS_LEN;
   return 1;
 }
 

@@ -39,8 +39,8 @@ void roi__frame_header_of(const roi_message *m, roi__frame_header *h);
  * ROI_STATUS_SUCCESS or the status that closes the channel:
  * INVALID_OP_CODE (opcode 10..15), INVALID_MESSAGE_ID (a Response, HelloResponse or
  * ByeResponse with id 0), INVALID_MORE_USAGE (more on a Hello/Bye/Welcome opcode),
- * NOT_ALLOWED (the origin bit or the engine-only bits 6-7 set: only the local
- * engine makes engine messages). */
+ * NOT_ALLOWED (the origin bit or bit 7 set: only the local engine makes
+ * engine messages). */
 int roi__frame_header_check(const roi__frame_header *h);
 
 /* A complete frame found in a buffer; the pointers point into that buffer. */
@@ -53,9 +53,7 @@ typedef struct roi__frame {
 
 /* Looks for one frame at the start of [buf, buf + len).
  * Returns 1 with *out filled when a whole, valid frame is there; 0 when more
- * bytes are needed; or the negated roi_status that makes it invalid (a bad
- * header field, or a text-header block that does not parse:
- * INVALID_HEADERS_LEN). */
+ * bytes are needed; or the negated roi_status of a bad header field. */
 int roi__frame_parse(const uint8_t *buf, size_t len, roi__frame *out);
 
 /* Copies a parsed frame into m (reset first). Returns 0 or ROI_ENOMEM. */

@@ -89,9 +89,18 @@ int roi_message_opcode(const roi_message *m) {
 }
 
 int roi_message_set_opcode(roi_message *m, int opcode) {
+  unsigned old;
   if (!m || opcode < 0 || opcode > (int)ROI__PROTO_OPCODE)
     return ROI_EINVAL;
+  old = m->proto & ROI__PROTO_OPCODE;
   m->proto = (uint8_t)((m->proto & ~ROI__PROTO_OPCODE) | (unsigned)opcode);
+  /* A ByeSignal is made with the priority bit, as tofu's ProtoFields.default()
+   * makes it: posted so, it closes its channel at once. Turning it into
+   * another opcode takes the bit away again. */
+  if (opcode == ROI_OP_BYE_SIGNAL)
+    m->proto |= ROI__PROTO_PRIORITY;
+  else if (old == ROI_OP_BYE_SIGNAL)
+    m->proto &= (uint8_t)~ROI__PROTO_PRIORITY;
   return 0;
 }
 
@@ -109,6 +118,15 @@ int roi_message_set_origin(roi_message *m, int origin) {
     return ROI_EINVAL;
   set_proto_bit(m, ROI__PROTO_ORIGIN, origin);
   return 0;
+}
+
+int roi_message_priority(const roi_message *m) {
+  return m && (m->proto & ROI__PROTO_PRIORITY) ? 1 : 0;
+}
+
+void roi_message_set_priority(roi_message *m, int on) {
+  if (m)
+    set_proto_bit(m, ROI__PROTO_PRIORITY, on);
 }
 
 int roi_message_more(const roi_message *m) {
@@ -186,51 +204,47 @@ int roi_message_header_add(roi_message *m, const char *name, const char *value) 
   return err;
 }
 
-/* Reads the header line at *offset of [data, data + len). Returns 1 with out
- * filled and *offset advanced, 0 at the end, ROI_EPROTO when malformed. */
+/* Reads the next header of [data, data + len) from *offset, as tofu's
+ * TextHeaderIterator.next() reads it, so that a block a tofu peer accepts
+ * reads the same here: lines end at CRLF, and the last one may end without;
+ * empty lines are skipped; a name runs to the first ':' (the whole line when
+ * there is none, with an empty value) and is not trimmed; the value is
+ * trimmed of spaces and tabs; an empty name ends the block. Nothing is ever
+ * malformed. Returns 1 with out filled and *offset advanced, 0 at the end
+ * (and *offset left at len, so that the end stays the end). */
 static int next_line(const char *data, size_t len, size_t *offset, roi_header *out) {
-  const char *line, *colon, *end;
-  size_t left;
-  if (*offset >= len)
-    return 0;
-  line = data + *offset;
-  left = len - *offset;
-  end = NULL;
-  {
-    size_t i;
+  const char *line, *end, *colon;
+  for (;;) {
+    size_t left, i, n;
+    if (!data || *offset >= len)
+      return 0;
+    line = data + *offset;
+    left = len - *offset;
+    end = NULL;
     for (i = 0; i + 1 < left; i++) {
       if (line[i] == '\r' && line[i + 1] == '\n') {
         end = line + i;
         break;
       }
-      if (line[i] == '\r' || line[i] == '\n')
-        return ROI_EPROTO;
     }
+    if (end == line) {
+      *offset += 2;
+      continue;
+    }
+    n = end ? (size_t)(end - line) : left;
+    *offset = end ? *offset + n + 2 : len;
+    colon = memchr(line, ':', n);
+    out->name = line;
+    out->name_len = colon ? (size_t)(colon - line) : n;
+    out->value = colon ? colon + 1 : line + n;
+    out->value_len = colon ? n - out->name_len - 1 : 0;
+    if (out->name_len == 0) {
+      *offset = len;
+      return 0;
+    }
+    trim(&out->value, &out->value_len);
+    return 1;
   }
-  if (!end)
-    return ROI_EPROTO;
-  colon = memchr(line, ':', (size_t)(end - line));
-  if (!colon)
-    return ROI_EPROTO;
-  out->name = line;
-  out->name_len = (size_t)(colon - line);
-  out->value = colon + 1;
-  out->value_len = (size_t)(end - colon - 1);
-  trim(&out->name, &out->name_len);
-  trim(&out->value, &out->value_len);
-  if (out->name_len == 0 || out->value_len == 0)
-    return ROI_EPROTO;
-  *offset += (size_t)(end - line) + 2;
-  return 1;
-}
-
-int roi__headers_check(const char *data, size_t len) {
-  size_t offset = 0;
-  roi_header h;
-  int r;
-  while ((r = next_line(data, len, &offset, &h)) == 1) {
-  }
-  return r;
 }
 
 int roi_message_header_next(const roi_message *m, roi_header_iter *it, roi_header *out) {
@@ -295,8 +309,12 @@ int roi__message_header_remove(roi_message *m, const char *name) {
   for (;;) {
     size_t start = it.offset;
     rc = roi_message_header_next(m, &it, &h);
-    if (rc <= 0)
+    if (rc <= 0) {
+      /* What follows an empty name is no header, but it stays as it was. */
+      memmove(m->headers.data + out, m->headers.data + start, m->headers.len - start);
+      out += m->headers.len - start;
       break;
+    }
     if (h.name_len == n && memcmp(h.name, name, n) == 0)
       continue;
     memmove(m->headers.data + out, m->headers.data + start, it.offset - start);

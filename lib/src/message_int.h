@@ -22,6 +22,10 @@ int roi__buf_append(roi__buf *b, const void *data, size_t len, size_t limit);
 #define ROI__PROTO_OPCODE 0x0Fu
 #define ROI__PROTO_ORIGIN 0x10u
 #define ROI__PROTO_MORE 0x20u
+/* tofu's internal bit A: priority (roi_message_set_priority()). */
+#define ROI__PROTO_PRIORITY 0x40u
+/* tofu's internal bit B: used by no one, refused both ways. */
+#define ROI__PROTO_RESERVED 0x80u
 
 /* Whoever keeps count of a message outside it: the engine, for the
  * messages it counts against pool_max, charges to a channel or holds in a
@@ -60,8 +64,5 @@ struct roi_message {
 /* Removes every text header with this name. Returns 0, or ROI_EPROTO for a
  * malformed block. */
 int roi__message_header_remove(roi_message *m, const char *name);
-
-/* Checks a text-header block: 0, or ROI_EPROTO when a line is malformed. */
-int roi__headers_check(const char *data, size_t len);
 
 #endif /* ROI_SRC_MESSAGE_INT_H */

@@ -90,17 +90,31 @@ int roi__address_parse(const char *text, size_t len, roi__open_addr *out) {
   if (!bar)
     return ROI_STATUS_INVALID_ADDRESS;
   if ((size_t)(bar - text) == 3 && memcmp(text, "uds", 3) == 0) {
-    if (copy_part(bar + 1, len - 4, out->path, sizeof out->path) != 0 ||
-        roi__addr_uds(out->path, &out->addr) != 0)
+    /* "uds|" asks for a fresh temporary path, as tofu does; the tag mixes
+     * the clock with this call's own buffer, so that threads posting at
+     * once get different names without sharing a counter. */
+    if (len == 4) {
+      if (roi__uds_temp_path(out->path, sizeof out->path,
+                             roi__now_ns() ^ (uint64_t)(uintptr_t)out << 16) != 0)
+        return ROI_STATUS_INVALID_ADDRESS;
+    } else if (copy_part(bar + 1, len - 4, out->path, sizeof out->path) != 0) {
+      return ROI_STATUS_INVALID_ADDRESS;
+    }
+    if (roi__addr_uds(out->path, &out->addr) != 0)
       return ROI_STATUS_INVALID_ADDRESS;
     return 0;
   }
   if ((size_t)(bar - text) != 3 || memcmp(text, "tcp", 3) != 0)
     return ROI_STATUS_INVALID_ADDRESS;
   bar2 = memchr(bar + 1, '|', len - 4);
-  if (!bar2 || copy_part(bar + 1, (size_t)(bar2 - bar - 1), host, sizeof host) != 0 ||
-      copy_part(bar2 + 1, (size_t)(text + len - bar2 - 1), port_text, sizeof port_text) !=
-          0)
+  if (!bar2 || copy_part(bar2 + 1, (size_t)(text + len - bar2 - 1), port_text,
+                         sizeof port_text) != 0)
+    return ROI_STATUS_INVALID_ADDRESS;
+  /* An empty host is tofu's "all interfaces": IPv4's any address (a connect
+   * to it reaches this host on Linux, as tofu's does). */
+  if (bar2 == bar + 1)
+    memcpy(host, "0.0.0.0", sizeof "0.0.0.0");
+  else if (copy_part(bar + 1, (size_t)(bar2 - bar - 1), host, sizeof host) != 0)
     return ROI_STATUS_INVALID_ADDRESS;
   port = strtol(port_text, &end, 10);
   if (*end != '\0' || port < 0 || port > 65535 || port_text[0] < '0' || port_text[0] > '9')
@@ -122,23 +136,27 @@ static int check_fields(const roi_message *m) {
   int op = m->proto & ROI__PROTO_OPCODE;
   if (op > ROI_OP_WELCOME_RESPONSE)
     return ROI_STATUS_INVALID_OP_CODE;
-  /* WelcomeResponse is the engine's answer, and the origin bit and the
-   * reserved bits are the engine's to set. */
-  if (op == ROI_OP_WELCOME_RESPONSE || (m->proto & ROI__PROTO_ORIGIN) ||
-      (m->proto & ~0x3Fu))
+  /* WelcomeResponse is the engine's answer; bit 7 is used by no one. (The
+   * origin bit was cleared already, as tofu's check_and_prepare does.) */
+  if (op == ROI_OP_WELCOME_RESPONSE || (m->proto & ROI__PROTO_RESERVED))
     return ROI_STATUS_NOT_ALLOWED;
   if ((m->proto & ROI__PROTO_MORE) && op > ROI_OP_SIGNAL)
     return ROI_STATUS_INVALID_MORE_USAGE;
   if (m->id == 0 &&
       (op == ROI_OP_RESPONSE || op == ROI_OP_HELLO_RESPONSE || op == ROI_OP_BYE_RESPONSE))
     return ROI_STATUS_INVALID_MESSAGE_ID;
-  if (roi__headers_check(m->headers.data, m->headers.len) != 0)
-    return ROI_STATUS_INVALID_HEADERS_LEN;
   if (op == ROI_OP_HELLO_REQUEST || op == ROI_OP_WELCOME_REQUEST)
     return m->channel != 0 ? ROI_STATUS_INVALID_CHANNEL_NUMBER : 0;
   return m->channel == 0 || m->channel > ROI__CHANNEL_MAX
              ? ROI_STATUS_INVALID_CHANNEL_NUMBER
              : 0;
+}
+
+/* 1 for a ByeSignal with priority: it closes its channel at once, locally,
+ * instead of travelling (tofu's rule). */
+static int closes_now(const roi_message *m) {
+  return (m->proto & ROI__PROTO_OPCODE) == ROI_OP_BYE_SIGNAL &&
+         (m->proto & ROI__PROTO_PRIORITY);
 }
 
 /* 1 when m does not fit its channel's send queue [L held]. A queue holding
@@ -187,6 +205,11 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
     return ROI_EINVAL;
   e = g->e;
   m = *msg;
+  /* As tofu's check_and_prepare: what the application sends is the
+   * application's (origin cleared) and carries no status; a refusal below
+   * writes its reason there. */
+  m->proto &= (uint8_t)~ROI__PROTO_ORIGIN;
+  m->status = ROI_STATUS_SUCCESS;
   rc = check_fields(m);
   op = m->proto & ROI__PROTO_OPCODE;
   if (!rc && (op == ROI_OP_HELLO_REQUEST || op == ROI_OP_WELCOME_REQUEST))
@@ -211,10 +234,13 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
       goto refuse;
     }
   } else if (e->slots[m->channel].group != g) {
+    /* Another group's channel is tofu's invalid_group; a number no channel
+     * has is invalid_channel_number. */
+    rc = e->slots[m->channel].group ? ROI_STATUS_INVALID_GROUP
+                                    : ROI_STATUS_INVALID_CHANNEL_NUMBER;
     roi__mutex_unlock(e->lock);
-    rc = ROI_STATUS_INVALID_CHANNEL_NUMBER;
     goto refuse;
-  } else if (op != ROI_OP_BYE_SIGNAL && queue_full(e, m)) {
+  } else if (!closes_now(m) && queue_full(e, m)) {
     roi__mutex_unlock(e->lock);
     rc = ROI_STATUS_SEND_QUEUE_FULL;
     goto refuse;
@@ -226,8 +252,8 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
     info->id = m->id;
   }
   m->group = g;
-  /* A ByeSignal is acted on, never sent: it takes no room in the queue. */
-  if (op != ROI_OP_BYE_SIGNAL)
+  /* A ByeSignal that closes at once is never sent: it takes no room. */
+  if (!closes_now(m))
     roi__queue_count(e, m);
   roi__mailbox_push(e, m);
   roi__mutex_unlock(e->lock);

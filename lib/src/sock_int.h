@@ -52,4 +52,8 @@ int roi__sock_sendv(roi_socket s, const roi__iov *v, int n);
 /* Removes an AF_UNIX socket file (a listener's, when it closes). */
 void roi__uds_unlink(const char *path);
 
+/* A fresh AF_UNIX path in the system's temporary directory, with the process
+ * id and tag in its name. Returns 0 or ROI_ENAMETOOLONG. */
+int roi__uds_temp_path(char *out, size_t cap, uint64_t tag);
+
 #endif /* ROI_SRC_SOCK_INT_H */

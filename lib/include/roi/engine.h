@@ -18,7 +18,11 @@
  * - WelcomeRequest with a "~listen_on" text header ("tcp|host|port" or
  *   "uds|path") starts a listener; the engine answers with a WelcomeResponse
  *   (origin engine) whose channel is the listener's and whose "~listen_on"
- *   header names the real address (the port chosen for port 0).
+ *   header names the real address (the port chosen for port 0). As in tofu,
+ *   an empty host ("tcp||port") listens on every IPv4 interface and is named
+ *   "tcp|0.0.0.0|port"; an empty path ("uds|") listens on a fresh path in the
+ *   temporary directory, which the answer names (and which is removed when
+ *   the listener closes).
  * - HelloRequest with "~connect_to" (same syntax) opens a client channel,
  *   connects without blocking and sends the Hello. On the listening side the
  *   accepted connection becomes a new channel of the listener's group, where
@@ -26,8 +30,19 @@
  *   HelloResponse on that channel, and it arrives at the client.
  * - ByeRequest / ByeResponse close a channel gracefully: the side that sends
  *   the ByeResponse closes after it is written, the side that receives it
- *   closes on receipt. ByeSignal closes a channel at once, locally, without
- *   sending anything (on a listener it stops listening).
+ *   closes on receipt. A ByeSignal with the priority flag (which
+ *   roi_message_set_opcode() gives it, as tofu does) closes a channel at
+ *   once, locally, without sending anything (on a listener it stops
+ *   listening); one without the flag is sent to the peer like any message,
+ *   and a ByeSignal received is delivered and leaves the channel open.
+ *
+ * A Hello or Welcome that fails at once (an address that resolves to
+ * nothing, a missing AF_UNIX path, a bind or connect refused on the spot)
+ * comes back as its response (HelloResponse, WelcomeResponse) with origin
+ * engine and the status; a connect that fails later returns the queued
+ * HelloRequest with the status, as tofu does. Either way the
+ * channel_closed Signal follows, and the status, not the opcode, tells
+ * success from failure.
  *
  * When a channel closes, every message still queued for it comes back to its
  * group with origin ROI_ORIGIN_ENGINE and the reason as its status, and then
@@ -74,8 +89,9 @@
  *
  * Hostile peers. The engine trusts nothing a peer sends:
  * - A frame with the origin bit set (bit 4, "made by the engine") closes its
- *   channel with reason ROI_STATUS_NOT_ALLOWED, as the engine-only bits 6-7
- *   do; only the local engine makes engine messages.
+ *   channel with reason ROI_STATUS_NOT_ALLOWED, as bit 7 does; only the
+ *   local engine makes engine messages. (tofu delivers such a frame; roi
+ *   departs from it here on purpose.)
  * - An accepted connection must open with a HelloRequest: another first
  *   frame closes it with reason ROI_STATUS_HELLO_EXPECTED, and one that sends
  *   no complete HelloRequest within hello_timeout_ms is closed with
@@ -247,14 +263,17 @@ typedef struct roi_post_info {
  * A HelloRequest or WelcomeRequest gets a new channel number; every other
  * opcode names an open channel of this group.
  *
+ * As tofu's check_and_prepare does, post() first clears the origin bit and
+ * zeroes the status byte: what an application sends is the application's.
+ *
  * A refused message stays with the caller (*msg unchanged) and the result
  * says why: ROI_ESTATUS(...) of ROI_STATUS_INVALID_OP_CODE (opcode 10..15),
- * NOT_ALLOWED (origin engine), INVALID_MORE_USAGE (more on a Hello, Bye or
- * Welcome), INVALID_MESSAGE_ID (a response with id 0),
- * INVALID_CHANNEL_NUMBER (0, or not an open channel of this group),
+ * NOT_ALLOWED (a WelcomeResponse, or bit 7 of the proto byte),
+ * INVALID_MORE_USAGE (more on a Hello, Bye or Welcome), INVALID_MESSAGE_ID
+ * (a response with id 0), INVALID_CHANNEL_NUMBER (0, or no open channel),
+ * INVALID_GROUP (a channel of another group),
  * WRONG_ADDRESS (a Hello or Welcome without its address header),
- * INVALID_ADDRESS (an address that does not parse), INVALID_HEADERS_LEN (a
- * text-header block that does not parse), SEND_QUEUE_FULL (the channel's
+ * INVALID_ADDRESS (an address that does not parse), SEND_QUEUE_FULL (the channel's
  * send queue holds send_queue_max bytes already: try again once it drains). An address that
  * parses but does not resolve, refuses or cannot be reached comes back later as a message
  * with status WRONG_ADDRESS, CONNECT_FAILED, UDS_PATH_NOT_FOUND or

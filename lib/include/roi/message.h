@@ -9,7 +9,8 @@
  *
  *     offset 0  channel number   u16
  *     offset 2  proto            u8   bits 0-3 opcode, bit 4 origin (1 = engine),
- *                                     bit 5 more, bits 6-7 reserved for the engine
+ *                                     bit 5 more, bit 6 priority (tofu's internal
+ *                                     bit A), bit 7 reserved
  *     offset 3  status           u8
  *     offset 4  message id       u64
  *     offset 12 text-header len  u16
@@ -134,6 +135,17 @@ ROI_EXTERN int roi_message_set_opcode(roi_message *m, int opcode);
 ROI_EXTERN int roi_message_origin(const roi_message *m);
 /** Sets the origin bit (ROI_ORIGIN_*); other values give ROI_EINVAL. */
 ROI_EXTERN int roi_message_set_origin(roi_message *m, int origin);
+/**
+ * The priority flag: bit 6 of the proto byte, tofu's internal bit A. A
+ * posted message with it is written ahead of every message queued on its
+ * channel that has not begun to go out (priority messages keep their order
+ * among themselves); the bit travels with it. A ByeSignal with it closes its
+ * channel at once, locally; without it, the ByeSignal is sent to the peer.
+ * roi_message_set_opcode(m, ROI_OP_BYE_SIGNAL) sets it, as tofu makes a
+ * ByeSignal; setting another opcode on a ByeSignal clears it again.
+ */
+ROI_EXTERN int roi_message_priority(const roi_message *m);
+ROI_EXTERN void roi_message_set_priority(roi_message *m, int on);
 ROI_EXTERN int roi_message_more(const roi_message *m);
 /** Sets (non-zero) or clears the more flag. */
 ROI_EXTERN void roi_message_set_more(roi_message *m, int more);
@@ -168,12 +180,15 @@ typedef struct roi_header_iter {
 } roi_header_iter;
 
 /**
- * Gives the next text header. Names and values are trimmed of spaces and tabs
- * (a space after the colon is tolerated, as in tofu).
+ * Gives the next text header, read as tofu's TextHeaderIterator reads it, so
+ * that roi and tofu see the same headers in any block: lines end at "\r\n"
+ * (the last one may end without); empty lines are skipped; the name runs to
+ * the first ':' and is not trimmed; a line without ':' is a name with an
+ * empty value; the value is trimmed of spaces and tabs and may be empty; an
+ * empty name ends the block (what follows it is not read). No block is
+ * malformed.
  *
- * @return 1 with *out filled, 0 at the end, ROI_EPROTO for a malformed block
- *         (a line without ':' or "\r\n", an empty name or value), ROI_EINVAL
- *         for NULL arguments.
+ * @return 1 with *out filled, 0 at the end, ROI_EINVAL for NULL arguments.
  */
 ROI_EXTERN int roi_message_header_next(const roi_message *m, roi_header_iter *it,
                                        roi_header *out);
@@ -181,8 +196,8 @@ ROI_EXTERN int roi_message_header_next(const roi_message *m, roi_header_iter *it
 /**
  * Finds the first text header with this name (compared exactly).
  *
- * @return 1 with *out filled, 0 if there is none, or the error of a malformed
- *         block as roi_message_header_next().
+ * @return 1 with *out filled, 0 if there is none, ROI_EINVAL for NULL
+ *         arguments.
  */
 ROI_EXTERN int roi_message_header_find(const roi_message *m, const char *name,
                                        roi_header *out);

@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -337,4 +339,14 @@ int roi__sock_sendv(roi_socket s, const roi__iov *v, int n) {
 
 void roi__uds_unlink(const char *path) {
   (void)unlink(path);
+}
+
+int roi__uds_temp_path(char *out, size_t cap, uint64_t tag) {
+  const char *dir = getenv("TMPDIR");
+  int n;
+  if (!dir || !*dir)
+    dir = "/tmp";
+  n = snprintf(out, cap, "%s/roi-%ld-%016llx.sock", dir, (long)getpid(),
+               (unsigned long long)tag);
+  return n > 0 && (size_t)n < cap ? 0 : ROI_ENAMETOOLONG;
 }

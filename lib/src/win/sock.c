@@ -16,6 +16,7 @@
 #include <afunix.h>
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "roi/error.h"
@@ -378,4 +379,16 @@ int roi__sock_sendv(roi_socket s, const roi__iov *v, int n) {
 
 void roi__uds_unlink(const char *path) {
   (void)DeleteFileA(path);
+}
+
+int roi__uds_temp_path(char *out, size_t cap, uint64_t tag) {
+  char dir[MAX_PATH + 1];
+  DWORD len = GetTempPathA((DWORD)sizeof dir, dir);
+  int n;
+  if (len == 0 || len > sizeof dir - 1)
+    return ROI_ENAMETOOLONG;
+  /* GetTempPathA's answer ends with a backslash. */
+  n = snprintf(out, cap, "%sroi-%lu-%016llx.sock", dir,
+               (unsigned long)GetCurrentProcessId(), (unsigned long long)tag);
+  return n > 0 && (size_t)n < cap ? 0 : ROI_ENAMETOOLONG;
 }
