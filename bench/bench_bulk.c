@@ -1,6 +1,6 @@
 /*
  * bench_bulk: bulk throughput of one loopback TCP connection driven by roi
- * pollers, against the same connection with blocking send/recv (DESIGN.md
+ * pollers, against the same connection with blocking send/recv (docs/design.md
  * section 7, "Bulk").
  *
  * A sender thread writes --size byte chunks (default 64 KiB) as fast as it

@@ -1,6 +1,6 @@
 /*
  * bench_churn: connection churn and memory per open connection through a roi
- * poller (DESIGN.md section 7, "Churn"); peer_libuv.c and peer_libevent.c
+ * poller (docs/design.md section 7, "Churn"); peer_libuv.c and peer_libevent.c
  * measure the same two figures the same way.
  *
  * --figure churn (the default): connect/accept/close cycles per second. One

@@ -1,6 +1,6 @@
 /*
  * bench_engine: the message engine's throughput and round-trip latency, the
- * roi side of the engine figures of DESIGN.md section 7 (peer_zmq.c and
+ * roi side of the engine figures of docs/design.md section 7 (peer_zmq.c and
  * peer_nng.c measure ZeroMQ and nng the same way).
  *
  * Two engines in one process, one per side, each with its own reactor thread

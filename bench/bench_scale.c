@@ -1,6 +1,6 @@
 /*
  * bench_scale: does the cost of a roi poller wait depend on the number of
- * registered sockets? (DESIGN.md section 7, "Scaling".)
+ * registered sockets? (docs/design.md section 7, "Scaling".)
  *
  * One thread runs one poller. It owns --busy pairs of connected loopback TCP
  * sockets, both ends of every pair registered READABLE in that poller, and one

@@ -1,6 +1,6 @@
 /*
  * bench_wake: cross-thread wake round trips, roi_poller_wake() against the
- * bare primitive it is built on (DESIGN.md section 7, "Wake").
+ * bare primitive it is built on (docs/design.md section 7, "Wake").
  *
  * Two threads ping-pong a wake: the main thread wakes the second one and
  * waits to be woken back; a round trip is counted each time it is. After

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs roi's benchmarks side by side and records them (DESIGN.md section 7).
+"""Runs roi's benchmarks side by side and records them (docs/design.md section 7).
 
 scripts/bench installs what is missing, builds, and then runs this script,
 which a person can also run by hand on existing builds (see --help).

@@ -6,7 +6,8 @@ import sys
 
 
 def command(exe):
-    # A Windows build runs under Wine when the tests run on Linux.
+    # A Windows build runs under Wine when the tests run on Linux (with the
+    # WINEPREFIX the build's test environment sets).
     return (["wine", exe] if exe.endswith(".exe") and sys.platform != "win32" else [exe])
 
 

@@ -12,7 +12,7 @@ Two uses:
       scripts/gates shows; exits 1 if any gate failed. --summary writes
       "PASSED FAILED" for scripts/test to count.
 
-The agreed JSON shape (DESIGN.md section 2, the same for every stage):
+The agreed JSON shape (docs/design.md section 2, the same for every stage):
   {"stage": NAME, "passed": BOOL, ["error": TEXT,]
    "checks": [{"name": TEXT, "passed": BOOL, "value": NUMBER, "unit": TEXT,
                "detail": TEXT}, ...]}

@@ -56,7 +56,7 @@ static inline int raw_wait_closed(roi_socket s) {
   }
 }
 
-/* A 16-byte header written out byte by byte, as DESIGN.md section 4 lays it. */
+/* A 16-byte header written out byte by byte, as docs/design.md section 4 lays it. */
 static inline void header_bytes(uint8_t out[16], uint16_t ch, uint8_t proto, uint8_t status,
                                 uint64_t id, uint16_t hlen, uint16_t blen) {
   int i;

@@ -7,7 +7,7 @@
  * `test_x name` runs one case; no argument runs them all.
  *
  * Exit status: 0 all cases passed, 1 a case failed, 77 every case skipped
- * (meson reports 77 as SKIP). Cases may skip only where DESIGN.md section 5
+ * (meson reports 77 as SKIP). Cases may skip only where docs/design.md section 5
  * allows: a documented Wine difference, detected at run time.
  */
 #ifndef ROI_TEST_H

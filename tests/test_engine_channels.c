@@ -1,5 +1,5 @@
 /*
- * Channels opened and closed by messages (DESIGN.md section 5, engine list):
+ * Channels opened and closed by messages (docs/design.md section 5, engine list):
  * listener welcome, the same listener twice, the full Hello handshake with
  * three distinct channel numbers, ByeSignal on a listener and on a client,
  * graceful Bye, reconnect single- and multi-threaded (1,000 attempts before

@@ -1,5 +1,5 @@
 /*
- * Data through the engine (DESIGN.md section 5, engine list): echo
+ * Data through the engine (docs/design.md section 5, engine list): echo
  * client/server with 1,000 echoes checked by message id over TCP/IPv4,
  * TCP/IPv6 and AF_UNIX; backpressure (pool_empty, no busy loop, resumption
  * in order); undelivered messages returned on close; the wire format byte

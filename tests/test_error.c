@@ -115,10 +115,23 @@ ROI_TEST(version_string) {
   snprintf(want, sizeof want, "%d.%d.%d", ROI_VERSION_MAJOR, ROI_VERSION_MINOR,
            ROI_VERSION_PATCH);
   ROI_ASSERT_STR_EQ(roi_version_string(), want);
+  /* The number the library reports is the headers' number. */
+  ROI_ASSERT_EQ_HEX(roi_version(), ROI_VERSION_HEX);
+  ROI_ASSERT_EQ_HEX(ROI_VERSION_HEX, (unsigned)ROI_VERSION_MAJOR << 16 |
+                                         (unsigned)ROI_VERSION_MINOR << 8 |
+                                         (unsigned)ROI_VERSION_PATCH);
+}
+
+ROI_TEST(opcode_names) {
+  ROI_ASSERT_STR_EQ(roi_opcode_name(ROI_OP_REQUEST), "ROI_OP_REQUEST");
+  ROI_ASSERT_STR_EQ(roi_opcode_name(ROI_OP_BYE_SIGNAL), "ROI_OP_BYE_SIGNAL");
+  ROI_ASSERT_STR_EQ(roi_opcode_name(ROI_OP_WELCOME_RESPONSE), "ROI_OP_WELCOME_RESPONSE");
+  ROI_ASSERT_STR_EQ(roi_opcode_name(10), "ROI_OP_?");
+  ROI_ASSERT_STR_EQ(roi_opcode_name(-1), "ROI_OP_?");
 }
 
 ROI_TEST_MAIN(ROI_TEST_ENTRY(names_and_messages_are_distinct),
               ROI_TEST_ENTRY(values_are_stable), ROI_TEST_ENTRY(names_and_messages),
               ROI_TEST_ENTRY(unknown_values_are_safe), ROI_TEST_ENTRY(errno_mapping),
               ROI_TEST_ENTRY(win32_and_wsa_mapping), ROI_TEST_ENTRY(ntstatus_mapping),
-              ROI_TEST_ENTRY(version_string))
+              ROI_TEST_ENTRY(version_string), ROI_TEST_ENTRY(opcode_names))

@@ -209,7 +209,7 @@ ROI_TEST(add_closed_socket_is_ebadf) {
   ROI_ASSERT_EQ(roi_sock_open_tcp(0, &keep), 0);
   ROI_ASSERT_EQ(roi_sock_open_tcp(0, &s), 0);
   ROI_ASSERT_EQ(roi_sock_close(s), 0);
-  /* Wine's handle validation is lax in places (DESIGN.md section 5), but it
+  /* Wine's handle validation is lax in places (docs/design.md section 5), but it
    * does refuse a closed socket handle here, so no skip is needed. */
   err = roi_poller_add(p, s, ROI_POLL_READABLE, 1);
   ROI_ASSERT_EQ(err, ROI_EBADF);

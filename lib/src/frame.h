@@ -1,5 +1,5 @@
 /*
- * The wire format of a message (DESIGN.md section 4, compatible with tofu):
+ * The wire format of a message (docs/design.md section 4, compatible with tofu):
  * encoding a message's 16-byte header, and cutting complete frames out of
  * received bytes with every length and field checked before it is trusted.
  */

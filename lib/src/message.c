@@ -20,6 +20,17 @@ const char *roi_status_name(int status) {
   }
 }
 
+const char *roi_opcode_name(int opcode) {
+  static const char *const names[] = {"ROI_OP_REQUEST",         "ROI_OP_RESPONSE",
+                                      "ROI_OP_SIGNAL",          "ROI_OP_HELLO_REQUEST",
+                                      "ROI_OP_HELLO_RESPONSE",  "ROI_OP_BYE_REQUEST",
+                                      "ROI_OP_BYE_RESPONSE",    "ROI_OP_BYE_SIGNAL",
+                                      "ROI_OP_WELCOME_REQUEST", "ROI_OP_WELCOME_RESPONSE"};
+  if (opcode < 0 || opcode >= (int)(sizeof names / sizeof names[0]))
+    return "ROI_OP_?";
+  return names[opcode];
+}
+
 int roi__buf_append(roi__buf *b, const void *data, size_t len, size_t limit) {
   if (len > limit || b->len > limit - len)
     return ROI_EMSGSIZE;

@@ -49,7 +49,7 @@ uint64_t roi__now_ns(void);
 void roi__sleep_ms(unsigned ms);
 
 /* 1 when this Windows process runs under Wine, 0 otherwise (always 0 on
- * non-Windows platforms). Tests use it for the skips DESIGN.md section 5
+ * non-Windows platforms). Tests use it for the skips docs/design.md section 5
  * allows. */
 int roi__under_wine(void);
 

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-/* About 128 records per block, as DESIGN.md section 3 asks. */
+/* About 128 records per block, as docs/design.md section 3 asks. */
 #define ROI__POOL_PER_BLOCK 128
 
 typedef struct roi__pool_block roi__pool_block;

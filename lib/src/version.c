@@ -1,5 +1,5 @@
 /*
- * The library version as a string, built from the numbers in roi/version.h.
+ * The library version, built from the numbers in the generated roi/version.h.
  */
 #include "roi/version.h"
 
@@ -9,4 +9,8 @@
 const char *roi_version_string(void) {
   return ROI__STR(ROI_VERSION_MAJOR) "." ROI__STR(ROI_VERSION_MINOR) "." ROI__STR(
       ROI_VERSION_PATCH);
+}
+
+unsigned roi_version(void) {
+  return ROI_VERSION_HEX;
 }

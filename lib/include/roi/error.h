@@ -70,10 +70,11 @@ extern "C" {
 
 /* The codes as an enum: ROI_EINVAL, ROI_ENOMEM, ... */
 typedef enum roi_errno {
-  ROI_OK = 0,
 #define ROI__ERR_ENUM(name, value, msg) ROI_##name = (value),
   ROI_ERRNO_MAP(ROI__ERR_ENUM)
 #undef ROI__ERR_ENUM
+  /* Last, so that the list ends without a comma (C89 and C++98 want none). */
+  ROI_OK = 0
 } roi_errno;
 
 /*

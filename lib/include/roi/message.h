@@ -4,7 +4,7 @@
  * A message is a 16-byte binary header (channel number, opcode, origin, more
  * flag, status, message id, and the lengths of the two parts that follow),
  * text headers as "name:value\r\n" lines, and a body of up to 65,535 bytes.
- * On the wire the header is big-endian and laid out as DESIGN.md section 4
+ * On the wire the header is big-endian and laid out as docs/design.md section 4
  * and tofu define it:
  *
  *     offset 0  channel number   u16
@@ -46,6 +46,12 @@ typedef enum roi_opcode {
   ROI_OP_WELCOME_REQUEST = 8,
   ROI_OP_WELCOME_RESPONSE = 9
 } roi_opcode;
+
+/**
+ * Names an opcode as its enum constant ("ROI_OP_REQUEST", ...);
+ * "ROI_OP_?" for 10..15 or any other value. A static string.
+ */
+ROI_EXTERN const char *roi_opcode_name(int opcode);
 
 /* Who made a message: bit 4 of the proto byte. */
 typedef enum roi_origin { ROI_ORIGIN_APPLICATION = 0, ROI_ORIGIN_ENGINE = 1 } roi_origin;
@@ -96,6 +102,9 @@ typedef enum roi_status {
 #define ROI__STATUS_ENUM(name, value, desc) ROI_STATUS_##name = (value),
   ROI_STATUS_MAP(ROI__STATUS_ENUM)
 #undef ROI__STATUS_ENUM
+  /* One past the largest status byte; last, so that the list ends without a
+   * comma (C89 and C++98 want none). Not a status. */
+  ROI__STATUS_LIMIT = 256
 } roi_status;
 
 /**
