@@ -6,6 +6,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <winsock2.h>
+#include <windows.h>
+#else
+#include <fcntl.h>
+#endif
 
 #include "poller_util.h"
 #include "roi_test.h"
@@ -387,6 +393,40 @@ ROI_TEST(hidden_base_socket_is_elsp) {
   roi_poller_destroy(p);
 }
 
+/* 1 when a child process would inherit s: the handle's inherit flag on
+ * Windows, the descriptor's missing FD_CLOEXEC elsewhere; -1 if unknown. */
+static int inheritable(roi_socket s) {
+#ifdef _WIN32
+  DWORD flags = 0;
+  if (!GetHandleInformation((HANDLE)(uintptr_t)s, &flags))
+    return -1;
+  return (flags & HANDLE_FLAG_INHERIT) != 0;
+#else
+  int fl = fcntl((int)s, F_GETFD);
+  return fl < 0 ? -1 : (fl & FD_CLOEXEC) == 0;
+#endif
+}
+
+/* No socket roi makes is inherited by a child process, the accepted ones
+ * included (Windows' accept() makes inheritable handles, and AFD reports
+ * LOCAL_CLOSE only when the last handle of a socket closes). */
+ROI_TEST(sockets_are_not_inheritable) {
+  roi_socket l = ROI_INVALID_SOCKET, c = ROI_INVALID_SOCKET, a = ROI_INVALID_SOCKET;
+  uint64_t deadline = roi__now_ms() + 10000;
+  int err;
+  ROI_ASSERT_EQ(roi_sock_listen_tcp("127.0.0.1", 0, 4, &l), 0);
+  ROI_ASSERT_EQ(roi_sock_connect_tcp("127.0.0.1", roi_sock_local_port(l), &c), 0);
+  while ((err = roi_sock_accept(l, &a)) == ROI_EAGAIN && roi__now_ms() < deadline)
+    roi__sleep_ms(1);
+  ROI_ASSERT_EQ(err, 0);
+  ROI_ASSERT_EQ(inheritable(l), 0);
+  ROI_ASSERT_EQ(inheritable(c), 0);
+  ROI_ASSERT_EQ(inheritable(a), 0);
+  roi_sock_close(a);
+  roi_sock_close(c);
+  roi_sock_close(l);
+}
+
 ROI_TEST_MAIN(ROI_TEST_ENTRY(create_and_destroy), ROI_TEST_ENTRY(create_destroy_repeatedly),
               ROI_TEST_ENTRY(backend_from_environment),
               ROI_TEST_ENTRY(backends_listed_default_first),
@@ -399,4 +439,5 @@ ROI_TEST_MAIN(ROI_TEST_ENTRY(create_and_destroy), ROI_TEST_ENTRY(create_destroy_
               ROI_TEST_ENTRY(modify_and_remove_errors), ROI_TEST_ENTRY(wait_errors),
               ROI_TEST_ENTRY(wake_and_stats_errors), ROI_TEST_ENTRY(calls_after_close),
               ROI_TEST_ENTRY(stats_follow_registrations),
-              ROI_TEST_ENTRY(hidden_base_socket_is_elsp))
+              ROI_TEST_ENTRY(hidden_base_socket_is_elsp),
+              ROI_TEST_ENTRY(sockets_are_not_inheritable))

@@ -18,6 +18,13 @@
  * - Wakes: a pipe (POSIX) or a loopback TCP socket pair (Windows, where
  *   WSAPoll accepts only sockets) is slot 0 of the array; one byte is written
  *   on each empty -> non-empty transition of the shared wake queue.
+ * - Windows: WSAPoll before Windows 10 2004 (build 19041) never reports a
+ *   failed connect (Microsoft's own documentation issue, and curl and libuv
+ *   say the same): the socket simply never becomes writable. So while any
+ *   socket waits for WRITABLE, a wait sleeps at most PL_CONNECT_CHECK_MS at a
+ *   time and then asks those sockets for SO_ERROR; a pending error is
+ *   reported as WSAPoll would have (ERROR | HANGUP, with the error). Wine
+ *   reports the failure itself, so there the check never fires.
  * - Windows: WSAPoll has no POLLRDHUP and reports a peer's FIN as POLLHUP.
  *   A POLLHUP with no pending socket error is therefore a half-close
  *   (READABLE | RDHUP); with an error it is a hang-up. WSAPoll rejects
@@ -40,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform.h"
 #include "pool.h"
 #include "poller_int.h"
 #include "roi/sock.h"
@@ -100,7 +108,12 @@ typedef struct pl_poller {
   size_t cursor; /* where the next scan of ready sockets starts */
   roi_socket wake_rd, wake_wr;
   uint64_t polls;
+  size_t writers; /* sockets in the array waiting for WRITABLE (this wait) */
 } pl_poller;
+
+#ifdef _WIN32
+#define PL_CONNECT_CHECK_MS 500
+#endif
 
 static pl_poller *to_pl(roi_poller *p) {
   return (pl_poller *)(void *)p;
@@ -390,10 +403,67 @@ static int translate(pl_sock *rec, short re, roi_poll_event *out) {
   return ev != 0;
 }
 
+#ifdef _WIN32
+/* Reports the sockets of fds[1..n) waiting for WRITABLE whose SO_ERROR is
+ * set (a connect that failed without WSAPoll saying so); returns how many. */
+static int failed_connects(pl_poller *pl, size_t n, roi_poll_event *events, int max) {
+  size_t i;
+  int out = 0;
+  for (i = 1; i < n && out < max; i++) {
+    pl_sock *rec = pl->owner[i];
+    int err;
+    if (!(rec->interest & ROI_POLL_WRITABLE))
+      continue;
+    err = roi_sock_error((roi_socket)rec->node.key);
+    if (err == 0)
+      continue;
+    rec->disarmed = 1;
+    events[out].token = rec->token;
+    events[out].events = roi__filter_events(
+        ROI_POLL_WRITABLE | ROI_POLL_HANGUP | ROI_POLL_ERROR, rec->interest);
+    events[out].error = err;
+    out++;
+  }
+  return out;
+}
+#endif
+
+/* Polls fds[0..n) and returns what the poll returned. On Windows, while
+ * sockets wait for WRITABLE, it sleeps at most PL_CONNECT_CHECK_MS at a time
+ * and checks them for a failed connect in between, up to the caller's
+ * timeout; when it finds one it writes the events, sets *found to their
+ * number and returns 0. */
+static int poll_checking_connects(pl_poller *pl, size_t n, int timeout_ms,
+                                  roi_poll_event *events, int max, int *found) {
+#ifdef _WIN32
+  uint64_t deadline = timeout_ms >= 0 ? roi__now_ms() + (uint64_t)timeout_ms : UINT64_MAX;
+  *found = 0;
+  if (pl->writers == 0 || max <= 0)
+    return pl_poll(pl->fds, n, timeout_ms);
+  for (;;) {
+    uint64_t now = roi__now_ms();
+    int slice = PL_CONNECT_CHECK_MS, r;
+    if (deadline != UINT64_MAX && deadline - now < (uint64_t)slice)
+      slice = now >= deadline ? 0 : (int)(deadline - now);
+    r = pl_poll(pl->fds, n, slice);
+    if (r != 0)
+      return r;
+    *found = failed_connects(pl, n, events, max);
+    if (*found > 0 || roi__now_ms() >= deadline)
+      return 0;
+  }
+#else
+  (void)events;
+  (void)max;
+  *found = 0;
+  return pl_poll(pl->fds, n, timeout_ms);
+#endif
+}
+
 static int pl_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_ms) {
   pl_poller *pl = to_pl(p);
   size_t i, n = 1, start;
-  int out, r, err;
+  int out, r, err, found;
   out = roi__wakeq_pop_first(&pl->wakeq, events, max, &timeout_ms);
   if (out == max)
     return out;
@@ -407,6 +477,7 @@ static int pl_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
   /* Start the array at a rotating place so that, when more sockets are ready
    * than max, the ones left out this time come first next time. */
   start = pl->nsocks ? pl->cursor % pl->nsocks : 0;
+  pl->writers = 0;
   for (i = 0; i < pl->nsocks; i++) {
     pl_sock *rec = pl->socks[(start + i) % pl->nsocks];
     if (rec->disarmed || rec->closed)
@@ -415,13 +486,16 @@ static int pl_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
     pl->fds[n].events = to_poll(rec->interest);
     pl->fds[n].revents = 0;
     pl->owner[n] = rec;
+    pl->writers += (rec->interest & ROI_POLL_WRITABLE) != 0;
     n++;
   }
   pl->cursor++;
   pl->polls++;
-  r = pl_poll(pl->fds, n, timeout_ms);
+  r = poll_checking_connects(pl, n, timeout_ms, events + out, max - out, &found);
   if (r < 0)
     return out > 0 ? out : r;
+  if (found > 0)
+    return out + found; /* failed connects WSAPoll did not report */
   if (pl->fds[0].revents)
     wake_drain(pl);
   for (i = 1; i < n && out < max && r > 0; i++) {

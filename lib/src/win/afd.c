@@ -14,6 +14,15 @@
 #ifndef SIO_BASE_HANDLE
 #define SIO_BASE_HANDLE 0x48000022UL
 #endif
+#ifndef SIO_BSP_HANDLE
+#define SIO_BSP_HANDLE 0x4800001BUL
+#endif
+#ifndef SIO_BSP_HANDLE_SELECT
+#define SIO_BSP_HANDLE_SELECT 0x4800001CUL
+#endif
+/* How many providers the base-socket walk goes through at most; Windows
+ * machines with more than a couple of layered providers are not known. */
+#define ROI__BASE_HOPS 8
 #ifndef SIO_BSP_HANDLE_POLL
 #define SIO_BSP_HANDLE_POLL 0x4800001DUL
 #endif
@@ -184,26 +193,50 @@ void roi__afd_cancel(HANDLE afd, roi__io_status *iosb) {
   (void)p_cancel_ex(afd, iosb, &cancel_iosb);
 }
 
-int roi__afd_base_socket(SOCKET s, SOCKET *base) {
-  SOCKET b = INVALID_SOCKET;
+/* One handle-returning WSAIoctl, or INVALID_SOCKET when it fails. */
+static SOCKET query_handle(SOCKET s, DWORD code) {
+  SOCKET h = INVALID_SOCKET;
   DWORD bytes;
+  if (WSAIoctl(s, code, NULL, 0, &h, sizeof h, &bytes, NULL, NULL) != 0)
+    return INVALID_SOCKET;
+  return h;
+}
+
+int roi__afd_base_socket(SOCKET s, SOCKET *base) {
+  /* What a layered provider may answer for the socket the one below it
+   * holds: what it gives select(), what it gives WSAPoll, its own base. */
+  static const DWORD below[] = {SIO_BSP_HANDLE_SELECT, SIO_BSP_HANDLE_POLL, SIO_BSP_HANDLE};
+  SOCKET cur = s;
+  int hops;
   /* Tell "not a socket" apart from "a socket whose base is hidden". */
   int err = roi__winsock_check((uintptr_t)s);
   if (err)
     return err;
   if (roi__test_hide_base_socket)
     return ROI_ELSP;
-  if (WSAIoctl(s, SIO_BASE_HANDLE, NULL, 0, &b, sizeof b, &bytes, NULL, NULL) == 0 &&
-      b != INVALID_SOCKET) {
-    *base = b;
-    return 0;
-  }
-  /* Some providers refuse SIO_BASE_HANDLE but answer the poll-specific query. */
-  b = INVALID_SOCKET;
-  if (WSAIoctl(s, SIO_BSP_HANDLE_POLL, NULL, 0, &b, sizeof b, &bytes, NULL, NULL) == 0 &&
-      b != INVALID_SOCKET) {
-    *base = b;
-    return 0;
+  /* SIO_BASE_HANDLE names the base provider's socket, unless a layered
+   * provider intercepts it; then the handle a provider below answers for is
+   * followed down, and the walk ends at a handle that is its own base. Each
+   * hop must move to another handle (a provider that answers with the very
+   * socket it was asked about hides the base), and the walk is bounded. */
+  for (hops = 0; hops < ROI__BASE_HOPS; hops++) {
+    SOCKET next = query_handle(cur, SIO_BASE_HANDLE);
+    size_t i;
+    if (next == cur) {
+      *base = cur;
+      return 0;
+    }
+    if (next == INVALID_SOCKET) {
+      for (i = 0; i < sizeof below / sizeof below[0]; i++) {
+        next = query_handle(cur, below[i]);
+        if (next != INVALID_SOCKET && next != cur)
+          break;
+        next = INVALID_SOCKET;
+      }
+    }
+    if (next == INVALID_SOCKET)
+      return ROI_ELSP;
+    cur = next;
   }
   return ROI_ELSP;
 }

@@ -20,6 +20,9 @@ typedef LONG roi__ntstatus;
 #define ROI__ST_INVALID_HANDLE ((roi__ntstatus)0xC0000008L)
 #define ROI__ST_CANCELLED ((roi__ntstatus)0xC0000120L)
 #define ROI__ST_NOT_FOUND ((roi__ntstatus)0xC0000225L)
+/* An error status (severity 3); success, informational and warning
+ * statuses are not errors. */
+#define ROI__NT_ERROR(st) (((uint32_t)(st) >> 30) == 3)
 
 /* AFD poll event bits (AFD_POLL_*). */
 #define ROI__AFD_RECEIVE 0x0001u

@@ -35,9 +35,15 @@
  *   again) but is freed only when its final packet is dequeued (seed Q9.4,
  *   Q10.1, Q10.2).
  * - IoStatus.Status is read before the events: STATUS_CANCELLED -> no event;
- *   another failure -> an error event; AFD_POLL_LOCAL_CLOSE -> the socket was
- *   closed, silently dropped from polling. A submit that fails synchronously
- *   queues no packet: its record is not in flight and is reusable at once.
+ *   another error status (NT_ERROR, severity 3) -> an error event; a
+ *   success-class status other than SUCCESS (STATUS_TIMEOUT when a helper
+ *   handle closes) -> no events, and the poll is submitted again;
+ *   AFD_POLL_LOCAL_CLOSE -> the socket was closed, silently dropped from
+ *   polling. STATUS_INVALID_HANDLE is a closed socket only when the socket is
+ *   indeed gone; for a live one AFD refused the base handle a layered
+ *   provider gave, reported as ROI_ELSP instead of a socket gone silent. A submit that
+ * fails synchronously queues no packet: its record is not in flight and is reusable at
+ * once.
  * - AFD reports ABORT and DISCONNECT again on every poll. A hang-up or an
  *   error is reported once and the socket is not re-armed until modify();
  *   DISCONNECT (a FIN) stays level-triggered, as EPOLLRDHUP does.
@@ -301,6 +307,28 @@ static ULONG afd_events(uint32_t interest) {
   return e;
 }
 
+/* A poll AFD refused (synchronously, or in its completion) with an error
+ * status: fills *ev and returns 1, or returns 0 for a socket that is gone.
+ * STATUS_INVALID_HANDLE means the socket was closed while registered, unless
+ * the socket is still alive: then AFD refuses the base handle a layered
+ * provider gave, and the socket is reported with ROI_ELSP rather than left
+ * silent for ever. */
+static int refused(afd_sock *r, roi__ntstatus st, roi_poll_event *ev) {
+  int err = roi_err_from_ntstatus((uint32_t)st);
+  if (st == ROI__ST_INVALID_HANDLE) {
+    if (roi__winsock_check((uintptr_t)r->node.key) != 0) {
+      r->state = SOCK_CLOSED;
+      return 0;
+    }
+    err = ROI_ELSP;
+  }
+  r->state = SOCK_DISARMED;
+  ev->token = r->token;
+  ev->events = ROI_POLL_ERROR;
+  ev->error = err;
+  return 1;
+}
+
 static void cancel(afd_sock *r) {
   if (r->in_flight && !r->cancelling) {
     roi__afd_cancel(r->group->afd, &r->iosb);
@@ -325,7 +353,7 @@ static int update(afd_poller *ap, afd_sock *r, roi_poll_event *ev) {
   r->generation = ap->next_generation++;
   st = roi__afd_poll(r->group->afd, r->base, want, &r->info, &r->iosb, tag_context(r));
   ap->submits++;
-  if (((uint32_t)st >> 30) != 3) {
+  if (!ROI__NT_ERROR(st)) {
     /* Only an error status (severity 3) means no packet: without
      * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, SUCCESS, PENDING and any warning or
      * informational status queue one. */
@@ -336,15 +364,7 @@ static int update(afd_poller *ap, afd_sock *r, roi_poll_event *ev) {
     return 0;
   }
   /* No packet will come: the record is free for the next submit at once. */
-  if (st == ROI__ST_INVALID_HANDLE) {
-    r->state = SOCK_CLOSED; /* closed while registered */
-    return 0;
-  }
-  r->state = SOCK_DISARMED;
-  ev->token = r->token;
-  ev->events = ROI_POLL_ERROR;
-  ev->error = roi_err_from_ntstatus((uint32_t)st);
-  return 1;
+  return refused(r, st, ev);
 }
 
 /* Submits what the update queue holds, stopping when events is full. */
@@ -378,14 +398,12 @@ static int complete(afd_poller *ap, afd_sock *r, roi__ntstatus st, roi_poll_even
     queue_update(ap, r); /* an interest change: resubmit */
     return 0;
   }
-  if (st != ROI__ST_SUCCESS) {
-    if (st == ROI__ST_INVALID_HANDLE) {
-      r->state = SOCK_CLOSED;
-      return 0;
-    }
-    e = ROI_POLL_ERROR;
-    err = roi_err_from_ntstatus((uint32_t)st);
-  } else if (r->info.number_of_handles < 1) {
+  if (ROI__NT_ERROR(st)) {
+    return refused(r, st, ev);
+  } else if (st != ROI__ST_SUCCESS || r->info.number_of_handles < 1) {
+    /* A success-class status other than SUCCESS (STATUS_TIMEOUT when the
+     * helper handle closes, say) or no handle reported: no events. Only
+     * error statuses are errors, as in wepoll and mio. */
     queue_update(ap, r);
     return 0;
   } else {

@@ -231,6 +231,15 @@ int roi_sock_accept(roi_socket listener, roi_socket *out) {
     roi__winsock_release();
     return err;
   }
+  /* accept() makes an inheritable handle whatever the listener's flags. A
+   * child process that inherits it keeps the connection open, and AFD
+   * reports LOCAL_CLOSE only when the last handle closes: roi's close would
+   * no longer end the connection, nor its poll. */
+  if (!SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0)) {
+    err = roi_err_from_win32(GetLastError());
+    close_socket(s);
+    return err;
+  }
   err = set_nonblocking(s);
   if (err) {
     close_socket(s);
