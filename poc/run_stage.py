@@ -2,15 +2,25 @@
 """Runs roi's feasibility stage programs and judges their results.
 
 Two uses:
-  run_stage.py [--wrapper wine] [--expect-exit N] STAGE.exe [stage args...]
+  run_stage.py [--wrapper wine] [--expect-exit N] [--expect-fail CHECK[=VALUE]]...
+               STAGE.exe [stage args...]
       Runs one stage with --json, checks that the JSON has the agreed shape and
       that the exit status agrees with it, prints one line per check, and exits
       0 when the stage passed (or exited with N, when --expect-exit is given),
-      1 otherwise. The meson tests of suite 'poc' use this.
-  run_stage.py --table --build-dir DIR [--wrapper wine] [--summary FILE]
+      1 otherwise. --expect-fail also requires the named check to be there and
+      to have failed (with that value, when =VALUE is given): a test that must
+      fail then fails for the reason it is about. The meson tests of suites
+      'poc' and 'poc-extra' use this.
+  run_stage.py --table [--dir DIR] [--wrapper wine] [--summary FILE]
       Runs every gate of GATES below and prints the pass/fail table that
-      scripts/gates shows; exits 1 if any gate failed. --summary writes
-      "PASSED FAILED" for scripts/test to count.
+      scripts/gates shows; exits 1 if any gate failed, 2 if no stage program
+      was found at all. DIR (default: the current directory) is either a plain
+      folder holding the stage programs (stage0_wake.exe ... stage3_stress.exe,
+      or the same names without .exe; a program renamed with a suffix, such as
+      stage0_wake-x86.exe, is taken when it is the only one of its stage), or a
+      Meson build directory, where they are DIR/poc/<stage>/<stage>.exe.
+      --build-dir is another name for --dir.
+      --summary writes "PASSED FAILED" for scripts/test to count.
 
 The agreed JSON shape (docs/design.md section 2, the same for every stage):
   {"stage": NAME, "passed": BOOL, ["error": TEXT,]
@@ -25,16 +35,17 @@ import sys
 import tempfile
 import time
 
-# (label, stage, extra arguments, figures shown in the table). A stage whose
-# source directory does not exist yet is listed as "not written".
+# (label, stage, extra arguments, figures shown in the table).
 GATES = [
     ("stage0_wake", "stage0_wake", [], ["wake_rtt_p50", "wake_rtt_p99", "producers_no_loss"]),
     ("stage1_accept", "stage1_accept", [], ["accept_via_afd_helper", "accept_via_base_handle"]),
     ("stage2_echo 1 MiB", "stage2_echo", [], ["echo_throughput", "blocking_throughput", "echo_vs_blocking"]),
     ("stage2_echo 64 MiB", "stage2_echo", ["--bytes", str(64 << 20)],
      ["echo_throughput", "blocking_throughput", "echo_vs_blocking"]),
-    ("stage3_stress", "stage3_stress", [], ["cycles", "records_reclaimed", "handle_high_water", "memory_growth"]),
+    ("stage3_stress", "stage3_stress", [],
+     ["cycles", "records_reclaimed", "live_sockets", "handle_high_water", "memory_growth"]),
 ]
+STAGES = sorted(set(g[1] for g in GATES))
 
 RUN_TIMEOUT_S = 300  # each stage has its own watchdog; this is a last resort
 
@@ -65,7 +76,17 @@ def shape_errors(doc, stage):
     return errs
 
 
-def run(exe, args, wrapper):
+def stage_of(exe):
+    """The stage a program file is expected to be: its name without the extension,
+    or the known stage its name begins with (stage0_wake-i686.exe is stage0_wake)."""
+    base = os.path.splitext(os.path.basename(exe))[0]
+    for stage in STAGES:
+        if base == stage or base.startswith(stage):
+            return stage
+    return base
+
+
+def run(exe, args, wrapper, stage=None):
     """Runs a stage with --json. Returns (exit status, parsed JSON or None, problems, seconds)."""
     cmd = ([wrapper] if wrapper else []) + [exe, "--json"] + list(args)
     # Output goes to files, not pipes: a wineserver started by this run inherits
@@ -77,13 +98,16 @@ def run(exe, args, wrapper):
         except subprocess.TimeoutExpired:
             return None, None, ["did not finish within %d s" % RUN_TIMEOUT_S], time.monotonic() - t0
         except OSError as e:
-            return None, None, ["could not start: %s" % e], time.monotonic() - t0
+            hint = ""
+            if not wrapper and os.name != "nt":
+                hint = " (a Windows program: run it through Wine with --wrapper wine)"
+            return None, None, ["could not start: %s%s" % (e, hint)], time.monotonic() - t0
         secs = time.monotonic() - t0
         out_f.seek(0)
         err_f.seek(0)
         proc.stdout, proc.stderr = out_f.read(), err_f.read()
     out = proc.stdout.decode("utf-8", "replace").strip()
-    stage = os.path.splitext(os.path.basename(exe))[0]
+    stage = stage or stage_of(exe)
     try:
         doc = json.loads(out)
     except ValueError as e:
@@ -115,29 +139,87 @@ def single(opts):
         print_checks(doc)
     for p in problems:
         print("  problem: %s" % p)
+    wrong = []
+    for want in opts.expect_fail:
+        name, _, value = want.partition("=")
+        c = {c.get("name"): c for c in (doc or {}).get("checks", [])}.get(name)
+        if c is None:
+            wrong.append("check %s is missing" % name)
+        elif c.get("passed"):
+            wrong.append("check %s passed" % name)
+        elif value and c.get("value") != float(value):
+            wrong.append("check %s has value %s, expected %s" % (name, fmt_value(c.get("value", 0)), value))
+        else:
+            print("  expected failure: %s (value %s)" % (name, fmt_value(c.get("value", 0))))
+    for w in wrong:
+        print("  problem: %s" % w)
     if opts.expect_exit is not None:
-        ok = status == opts.expect_exit and not [p for p in problems if "disagrees" not in p]
+        ok = (status == opts.expect_exit and not wrong
+              and not [p for p in problems if "disagrees" not in p])
         print("%s: exit %s, expected %d -> %s" % (opts.exe, status, opts.expect_exit, "ok" if ok else "WRONG"))
         return 0 if ok else 1
+    if opts.expect_fail:
+        print("%s: --expect-fail needs --expect-exit" % os.path.basename(opts.exe))
+        return 1
     ok = status == 0 and doc is not None and doc.get("passed") is True and not problems
     print("%s: %s in %.1f s" % (os.path.basename(opts.exe), "PASS" if ok else "FAIL", secs))
     return 0 if ok else 1
 
 
+def find_stage(folder, stage):
+    """Finds the program of `stage` in `folder`. Returns (path or None, problem or None).
+
+    Looks first in the folder itself (a plain folder of copied programs:
+    stage0_wake.exe, or stage0_wake without .exe), then in Meson's build layout
+    (folder/poc/stage0_wake/stage0_wake.exe). A program renamed with a suffix
+    (stage0_wake-x64.exe) is found when it is the only one of its stage."""
+    places = [folder, os.path.join(folder, "poc", stage)]
+    for place in places:
+        for name in (stage + ".exe", stage):
+            path = os.path.join(place, name)
+            if os.path.isfile(path):
+                return path, None
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        names = []
+    prefix = stage.split("_")[0] + "_"  # stage0_
+    found = [n for n in names if n.lower().startswith(prefix) and stage_of(n) == stage
+             and os.path.isfile(os.path.join(folder, n))
+             and (n.lower().endswith(".exe") or "." not in n)]
+    if len(found) == 1:
+        return os.path.join(folder, found[0]), None
+    if len(found) > 1:
+        return None, "several programs could be %s: %s" % (stage, ", ".join(found))
+    return None, None
+
+
 def table(opts):
-    src_root = os.path.dirname(os.path.abspath(__file__))
+    folder = opts.dir
+    if not os.path.isdir(folder):
+        print("gates: %s is not a folder" % folder)
+        return 2
+    exes = {}
+    for stage in STAGES:
+        exes[stage] = find_stage(folder, stage)
+    if not any(path for path, _ in exes.values()):
+        print("gates: no stage program found in %s: looked for %s (with or without .exe) "
+              "in the folder itself and in Meson's layout %s" % (
+                  os.path.abspath(folder), ", ".join(s + ".exe" for s in STAGES),
+                  os.path.join(folder, "poc", "<stage>", "<stage>.exe")))
+        print("gates: nothing was run")
+        return 2
     rows, passed, failed = [], 0, 0
     for label, stage, args, figures in GATES:
-        if not os.path.isdir(os.path.join(src_root, stage)):
-            rows.append((label, "not written", "-", "-", "this stage does not exist yet"))
-            continue
-        exe = os.path.join(opts.build_dir, "poc", stage, stage + ".exe")
-        if not os.path.exists(exe):
-            rows.append((label, "FAIL", "-", "-", "not built: %s is missing" % exe))
+        exe, why = exes[stage]
+        if not exe:
+            rows.append((label, "FAIL", "-", "-",
+                         why or "not found: no %s.exe in %s or %s" % (
+                             stage, folder, os.path.join(folder, "poc", stage))))
             failed += 1
             continue
-        print("== %s %s" % (label, " ".join(args)))
-        status, doc, problems, secs = run(exe, args, opts.wrapper)
+        print("== %s %s(%s)" % (label, " ".join(args) + " " if args else "", exe))
+        status, doc, problems, secs = run(exe, args, opts.wrapper, stage)
         if doc is not None:
             print_checks(doc)
         for p in problems:
@@ -176,15 +258,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wrapper", default="", help="program that runs a Windows .exe (wine)")
     ap.add_argument("--table", action="store_true", help="run every gate and print the table")
-    ap.add_argument("--build-dir", help="the Windows build directory (with --table)")
+    ap.add_argument("--dir", "--build-dir", dest="dir", default=".",
+                    help="with --table: a folder of stage programs, or a Meson build "
+                         "directory (default: the current directory)")
     ap.add_argument("--summary", help="file to write 'PASSED FAILED' to (with --table)")
     ap.add_argument("--expect-exit", type=int, help="pass when the stage exits with this status")
+    ap.add_argument("--expect-fail", action="append", default=[], metavar="CHECK[=VALUE]",
+                    help="with --expect-exit: the named check must be there and have "
+                         "failed (with that value, when given); may be repeated")
     ap.add_argument("exe", nargs="?")
     ap.add_argument("args", nargs=argparse.REMAINDER)
     opts = ap.parse_args()
     if opts.table:
-        if not opts.build_dir:
-            ap.error("--table needs --build-dir")
+        if opts.exe:
+            ap.error("--table takes no program; name the folder with --dir")
         return table(opts)
     if not opts.exe:
         ap.error("name a stage program")

@@ -11,7 +11,9 @@
  *     x86_64-w64-mingw32-gcc -O2 -static stage0_wake.c -o stage0_wake.exe -lws2_32
  *     cl /O2 stage0_wake.c ws2_32.lib
  * then run it with no arguments. Options: --json (one JSON object instead of
- * text lines), --inject-fault (proves the checks can fail), --help.
+ * text lines), --inject-fault (proves the checks can fail), --help. A 32-bit
+ * build (i686-w64-mingw32-gcc, or cl from an x86 prompt) tests 32-bit packet
+ * words; the payload_intact check names the width it tested.
  *
  * Exit status: 0 every check passed, 1 a check failed, 2 the environment cannot
  * run the stage (the reason is printed).
@@ -95,7 +97,7 @@ typedef struct check {
   int passed;
   double value;
   const char *unit;
-  char detail[200];
+  char detail[320];
 } check;
 
 static check checks[MAX_CHECKS];
@@ -235,18 +237,40 @@ static double quantile(double *v, int n, double q) {
 /* ------------------------------------------------------------------------ */
 /* Check 1: the payload words arrive intact                                  */
 
+/* The packet words are ULONG_PTR: 64 bits in a 64-bit program, 32 bits in a
+ * 32-bit (x86) one. The patterns are spelt out for the width the program is
+ * built with, so that each tests every bit of a word there: an all-ones word,
+ * a word with only its top bit set, and a word whose bytes all differ (a
+ * 64-bit constant cast down to 32 bits would test only its low half). */
+#if defined(_WIN64)
+#define PAYLOAD_BITS 64
+#define PAT_KEY ((ULONG_PTR)0xFEDCBA9876543210ULL)
+#define PAT_APC ((ULONG_PTR)0x0123456789ABCDEFULL)
+#define PAT_INFO ((ULONG_PTR)0xA5A5A5A55A5A5A5AULL)
+#else
+#define PAYLOAD_BITS 32
+#define PAT_KEY ((ULONG_PTR)0xFEDCBA98UL)
+#define PAT_APC ((ULONG_PTR)0x01234567UL)
+#define PAT_INFO ((ULONG_PTR)0xA5A55A5AUL)
+#endif
+#define PAT_ONES (~(ULONG_PTR)0)
+#define PAT_TOP ((ULONG_PTR)1 << (PAYLOAD_BITS - 1))
+
 static void check_payload(void) {
   static const struct {
     ULONG_PTR key, apc, info;
     nt_status status;
   } pk[] = {
-      {(ULONG_PTR)0xFEDCBA9876543210ULL, (ULONG_PTR)0x0123456789ABCDEFULL,
-       (ULONG_PTR)0xA5A5A5A55A5A5A5AULL, ST_SUCCESS},
-      {(ULONG_PTR) ~(ULONG_PTR)0, (ULONG_PTR) ~(ULONG_PTR)0, (ULONG_PTR) ~(ULONG_PTR)0,
-       ST_CANCELLED},
+      {PAT_KEY, PAT_APC, PAT_INFO, ST_SUCCESS},
+      {PAT_ONES, PAT_ONES, PAT_ONES, ST_CANCELLED},
+      {PAT_TOP, PAT_TOP, PAT_TOP, (nt_status)0x80000005L},
       {0, 0, 0, (nt_status)0x12345678L},
   };
   const int n = (int)(sizeof pk / sizeof pk[0]);
+  /* The width the patterns were written for must be the width of the words,
+   * and a pointer (the ApcContext is one) must fit in a word. */
+  const int bits = (int)(sizeof(ULONG_PTR) * 8);
+  const int width_ok = bits == PAYLOAD_BITS && sizeof(void *) <= sizeof(ULONG_PTR);
   completion_entry e;
   int i, intact = 0;
   HANDLE port = port_create();
@@ -266,9 +290,12 @@ static void check_payload(void) {
       intact++;
   }
   CloseHandle(port);
-  add_check("payload_intact", intact == n, intact, "packets",
-            "%d of %d packets kept CompletionKey, ApcContext, Information and Status",
-            intact, n);
+  add_check("payload_intact", intact == n && width_ok, intact, "packets",
+            "%d of %d packets kept CompletionKey, ApcContext, Information and Status; "
+            "words are %d-bit here (ULONG_PTR, %d-bit pointers), tested with patterns "
+            "of that width: 0x%llX, all ones 0x%llX, top bit only 0x%llX, and 0",
+            intact, n, bits, (int)(sizeof(void *) * 8), (unsigned long long)PAT_KEY,
+            (unsigned long long)PAT_ONES, (unsigned long long)PAT_TOP);
 }
 
 /* ------------------------------------------------------------------------ */

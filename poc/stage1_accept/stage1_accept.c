@@ -97,7 +97,7 @@ typedef struct check {
   int passed;
   double value;
   const char *unit;
-  char detail[200];
+  char detail[320];
 } check;
 
 static check checks[MAX_CHECKS];
@@ -509,8 +509,11 @@ static double accept_once(HANDLE port, HANDLE handle, SOCKET lst, SOCKET base,
   }
 cancel:
   if (r->pending) {
-    /* The record must outlive the poll: cancel, then wait for the completion. */
-    p_cancel_ex(handle, &r->iosb, &r->iosb);
+    /* The record must outlive the poll: cancel, then wait for the completion.
+     * The cancel reports its own result in an IO_STATUS_BLOCK of its own: were
+     * it given the poll's block, it would overwrite the poll's final status. */
+    io_status cancel_iosb;
+    p_cancel_ex(handle, &r->iosb, &cancel_iosb);
     if (await_counted(port, r, 2000, &st, &ev) != 1) {
       r = NULL; /* leaked on purpose: the kernel may still write to it */
       dt = -1.0;
@@ -602,14 +605,26 @@ static void check_quiet_and_cancel(HANDLE port, HANDLE afd, SOCKET base) {
     free(r); /* it completed, so nothing references it any more */
     return;
   }
+  /* The cancel gets an IO_STATUS_BLOCK of its own, pre-set to a sentinel so
+   * the detail shows what the call wrote there (reported, not judged). The
+   * poll's block, in the record, must end with the poll's own final status,
+   * STATUS_CANCELLED, as the packet says: a reactor that reads its record's
+   * block relies on that, and a cancel handed the poll's block would
+   * overwrite it with the cancel's own result. */
+  cancel_iosb.u.status = (nt_status)0x7EEEEEEEL;
+  cancel_iosb.information = 0;
   t0 = now_us();
   cst = p_cancel_ex(afd, &r->iosb, &cancel_iosb);
   n = await_counted(port, r, 2000, &st, &ev);
   dt = now_us() - t0;
-  add_check("cancel_pending", n == 1 && st == ST_CANCELLED && ev == 0, dt, "us",
-            "NtCancelIoFileEx returned 0x%08lX; the completion came with status 0x%08lX "
-            "(want STATUS_CANCELLED 0xC0000120) and events 0x%lX",
-            (unsigned long)cst, (unsigned long)st, (unsigned long)ev);
+  add_check("cancel_pending",
+            n == 1 && st == ST_CANCELLED && ev == 0 && r->iosb.u.status == ST_CANCELLED, dt,
+            "us",
+            "NtCancelIoFileEx returned 0x%08lX (its own block: 0x%08lX); the completion "
+            "came with status 0x%08lX, the poll's block holds 0x%08lX (want "
+            "STATUS_CANCELLED 0xC0000120 in both), events 0x%lX",
+            (unsigned long)cst, (unsigned long)cancel_iosb.u.status, (unsigned long)st,
+            (unsigned long)r->iosb.u.status, (unsigned long)ev);
   if (n == 1)
     free(r); /* else leaked on purpose: the kernel may still own it */
 }

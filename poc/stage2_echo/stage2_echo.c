@@ -98,7 +98,7 @@ typedef struct check {
   int passed;
   double value;
   const char *unit;
-  char detail[200];
+  char detail[320];
 } check;
 
 static check checks[MAX_CHECKS];
@@ -678,7 +678,8 @@ done:
   if (r->pending) {
     nt_status status;
     ULONG ev;
-    p_cancel_ex(afd, &r->iosb, &r->iosb);
+    io_status cancel_iosb; /* the cancel's own result, never the poll's block */
+    p_cancel_ex(afd, &r->iosb, &cancel_iosb);
     if (await_record(port, r, 2000, &status, &ev) != 1)
       return; /* leaked on purpose: the kernel may still write to it */
   }
@@ -786,12 +787,15 @@ static int poll_once(HANDLE port, HANDLE afd, SOCKET base, ULONG interest, poll_
 }
 
 /* Cancels a pending poll and waits for its completion. Returns 0 when the
- * record is free again. */
+ * record is free again. The cancel reports its own result in a block of its
+ * own: handed the poll's block, it would overwrite the poll's final status
+ * there (STATUS_CANCELLED) with its own (STATUS_SUCCESS). */
 static int cancel_and_reap(HANDLE port, HANDLE afd, poll_record *r, nt_status *st) {
+  io_status cancel_iosb;
   ULONG ev;
   if (!r->pending)
     return 0;
-  p_cancel_ex(afd, &r->iosb, &r->iosb);
+  p_cancel_ex(afd, &r->iosb, &cancel_iosb);
   return await_record(port, r, 2000, st, &ev) == 1 ? 0 : -1;
 }
 
@@ -799,7 +803,7 @@ static void check_level_and_backpressure(HANDLE port, HANDLE afd, poll_record *r
   SOCKET pair[2], base;
   const char *how;
   char buf[256];
-  nt_status st = 0, cst;
+  nt_status st = 0, cst, bst;
   ULONG ev = 0;
   double us = 0;
   int n;
@@ -844,16 +848,19 @@ static void check_level_and_backpressure(HANDLE port, HANDLE afd, poll_record *r
   /* Restoring the interest: cancel the pending poll, wait for its completion,
    * resubmit (one poll per socket, ever). */
   cst = 0;
+  bst = 0;
   if (n == 0 && cancel_and_reap(port, afd, r, &cst))
     goto leak;
+  if (n == 0)
+    bst = r->iosb.u.status; /* the poll's own block, after its completion */
   n = poll_once(port, afd, base, AFD_POLL_RECEIVE | HANGUP_EVENTS, r, 1000, &st, &ev, &us);
-  add_check(
-      "backpressure_resume",
-      cst == ST_CANCELLED && n == 1 && st == ST_SUCCESS && (ev & AFD_POLL_RECEIVE), us,
-      "us",
-      "the quiet poll was cancelled (completion status 0x%08lX, want 0xC0000120), then "
-      "RECEIVE resubmitted: events 0x%lX",
-      (unsigned long)cst, (unsigned long)ev);
+  add_check("backpressure_resume",
+            cst == ST_CANCELLED && bst == ST_CANCELLED && n == 1 && st == ST_SUCCESS &&
+                (ev & AFD_POLL_RECEIVE),
+            us, "us",
+            "the quiet poll was cancelled (completion status 0x%08lX, its own block "
+            "0x%08lX, want 0xC0000120 in both), then RECEIVE resubmitted: events 0x%lX",
+            (unsigned long)cst, (unsigned long)bst, (unsigned long)ev);
   if (n == 0 && cancel_and_reap(port, afd, r, &st))
     goto leak;
   recv(pair[1], buf, sizeof buf, 0);
