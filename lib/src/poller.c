@@ -56,6 +56,11 @@ int roi_poller_create(roi_poller **out, const char *name) {
     return ROI_EINVAL;
   *out = NULL;
   if (!name || !*name) {
+    /* Read once, at creation, by the creating thread: MSVC's C4996 warning
+     * about getenv (not thread-safe against setenv) does not apply. */
+#ifdef _MSC_VER
+#pragma warning(suppress : 4996)
+#endif
     name = getenv("ROI_BACKEND");
     if (!name || !*name)
       name = roi_poller_default_backend();

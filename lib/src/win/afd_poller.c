@@ -453,8 +453,10 @@ static int process(afd_poller *ap, int count, roi_poll_event *events) {
     const roi__completion *c = &ap->entries[i];
     if (c->key == WAKE_KEY) {
       uint64_t payload = (uint64_t)c->apc_context;
-      if (sizeof(ULONG_PTR) < sizeof(uint64_t))
-        payload |= (uint64_t)c->iosb.information << 16 << 16;
+#ifndef _WIN64
+      /* 32-bit: the high half travels in Information (afd_wake()). */
+      payload |= (uint64_t)c->iosb.information << 16 << 16;
+#endif
       if (events) {
         events[n].token = payload;
         events[n].events = ROI_POLL_WAKE;
@@ -641,8 +643,10 @@ static int afd_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_
 static int afd_wake(roi_poller *p, uint64_t payload) {
   afd_poller *ap = to_afd(p);
   ULONG_PTR high = 0;
-  if (sizeof(ULONG_PTR) < sizeof(uint64_t))
-    high = (ULONG_PTR)(payload >> 16 >> 16);
+#ifndef _WIN64
+  /* 32-bit: ApcContext holds only the low half of the payload. */
+  high = (ULONG_PTR)(payload >> 16 >> 16);
+#endif
   return roi__port_post(ap->port, WAKE_KEY, (ULONG_PTR)payload, high);
 }
 
