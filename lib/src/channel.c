@@ -168,7 +168,7 @@ static void enqueue(roi_engine *e, roi__chan *c, roi_message *m) {
   roi__frame_header h;
   roi__frame_header_of(m, &h);
   roi__frame_header_encode(&h, m->wire);
-  c->sendq_bytes += ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
+  c->sendq_bytes += roi__frame_size(m);
   m->next = NULL;
   m->group = NULL;
   if (m->proto & ROI__PROTO_PRIORITY) {
@@ -453,7 +453,6 @@ static int accept_shortage(int err) {
 static void accept_back_off(roi_engine *e, roi__chan *l, int err) {
   roi_message *sig = NULL;
   int first = !l->episode;
-  l->backoff = 1;
   l->episode = 1;
   roi__timer_set(e, l, ROI__TIMER_BACKOFF, e->backoff_ms);
   roi__reactor_dirty(e, l);
@@ -510,7 +509,6 @@ void roi__chan_timeout(roi_engine *e, roi__chan *c) {
     return;
   case ROI__TIMER_BACKOFF:
     c->timer = ROI__TIMER_NONE;
-    c->backoff = 0;
     roi__mutex_lock(e->lock);
     e->backing_off--;
     roi__mutex_unlock(e->lock);
@@ -533,7 +531,7 @@ void roi__chan_timeout(roi_engine *e, roi__chan *c) {
 void roi__chan_ready(roi_engine *e, roi__chan *c, uint32_t events, int error) {
   if (c->kind == ROI__CHAN_LISTENER) {
     /* A backing-off listener may still have had an event in this batch. */
-    if (c->backoff)
+    if (c->timer == ROI__TIMER_BACKOFF)
       return;
     if (events & ROI_POLL_READABLE)
       accept_some(e, c);
@@ -610,7 +608,7 @@ static void advance(roi_engine *e, roi__chan *c, size_t sent) {
   sent += c->send_off;
   while (c->sendq) {
     roi_message *m = c->sendq;
-    size_t size = ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
+    size_t size = roi__frame_size(m);
     if (sent < size)
       break;
     sent -= size;
@@ -672,7 +670,7 @@ static void stall_check(roi_engine *e, roi__chan *c) {
 void roi__chan_settle(roi_engine *e, roi__chan *c) {
   uint32_t want;
   if (c->kind == ROI__CHAN_LISTENER) {
-    want = c->backoff ? 0u : ROI_POLL_READABLE;
+    want = c->timer == ROI__TIMER_BACKOFF ? 0u : ROI_POLL_READABLE;
   } else {
     if (!c->connecting && !c->want_write && c->sendq && !flush(e, c))
       return;
@@ -710,7 +708,7 @@ void roi__chan_close(roi_engine *e, roi__chan *c, int reason, int deliver) {
     e->paused--;
   if (c->stalled)
     e->stalled--;
-  if (c->backoff)
+  if (c->timer == ROI__TIMER_BACKOFF)
     e->backing_off--;
   roi__number_release(e, c->number);
   roi__mutex_unlock(e->lock);

@@ -67,7 +67,7 @@ static void hold_release(roi_engine *e, roi_message *m) {
 }
 
 void roi__queue_count(roi_engine *e, roi_message *m) {
-  size_t size = ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
+  size_t size = roi__frame_size(m);
   roi__slot *s = &e->slots[m->channel];
   claim(e, m);
   m->queued = 1;
@@ -167,6 +167,17 @@ static void pool_give(roi_engine *e, roi_message *m, int from_reactor) {
   roi_message_destroy(m);
 }
 
+/* The message at the head of the pool, or NULL [L held]. */
+static roi_message *pool_pop(roi_engine *e) {
+  roi_message *m = e->pool;
+  if (m) {
+    e->pool = m->next;
+    e->pool_count--;
+    m->next = NULL;
+  }
+  return m;
+}
+
 int roi__engine_can_take(roi_engine *e, const roi__chan *c) {
   /* No hysteresis: an application that keeps a sliding window of a
    * channel's messages just under its share must get the next one. */
@@ -181,12 +192,8 @@ roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t *held) {
   roi__mutex_lock(e->lock);
   gen = s->gen;
   if (s->held < e->share) {
-    m = e->pool;
-    if (m) {
-      e->pool = m->next;
-      e->pool_count--;
-      m->next = NULL;
-    } else if (e->live < e->pool_max) {
+    m = pool_pop(e);
+    if (!m && e->live < e->pool_max) {
       /* Reserved now, made outside the lock. */
       e->live++;
       e->refs++;
@@ -260,12 +267,7 @@ int roi_engine_get(roi_engine *e, roi_get_strategy strategy, roi_message **out) 
   if (!e || !out || (strategy != ROI_GET_POOL_ONLY && strategy != ROI_GET_ALWAYS))
     return ROI_EINVAL;
   roi__mutex_lock(e->lock);
-  *out = e->pool;
-  if (*out) {
-    e->pool = (*out)->next;
-    e->pool_count--;
-    (*out)->next = NULL;
-  }
+  *out = pool_pop(e);
   roi__mutex_unlock(e->lock);
   if (*out)
     return 0;

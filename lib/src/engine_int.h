@@ -79,10 +79,8 @@ struct roi__chan {
   uint8_t hello_seen;  /* a server channel got its HelloRequest */
   uint8_t timer;       /* ROI__TIMER_*, what runs out at deadline */
   uint8_t timed;       /* on the engine's timer list */
-  uint8_t backoff;     /* a listener not accepting for now */
   uint8_t episode;     /* a listener's accept shortage was reported */
   uint32_t interest;   /* what the poller has now */
-  uint32_t gen;        /* its slot's generation */
   uint64_t serial;     /* tells this channel from a later one of its number */
   uint64_t id;         /* the message id that opened it, for its last Signal */
   uint64_t deadline;   /* when the timer runs out (roi__now_ms) */

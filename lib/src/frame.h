@@ -23,6 +23,11 @@ typedef struct roi__frame_header {
   uint16_t body_len;
 } roi__frame_header;
 
+/* The bytes m takes on the wire: header, text headers and body. */
+static inline size_t roi__frame_size(const roi_message *m) {
+  return ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
+}
+
 /* Writes h as 16 big-endian bytes. */
 void roi__frame_header_encode(const roi__frame_header *h,
                               uint8_t out[ROI__FRAME_HEADER_SIZE]);

@@ -44,8 +44,10 @@ struct roi_message {
   uint32_t q_gen;     /* the generation of the channel it is queued on */
   uint32_t q_size;    /* its frame bytes in that channel's send queue */
   uint16_t hold;      /* the channel whose received frame it holds, or 0 */
-  uint16_t q_chan;    /* the channel whose send queue counts it */
   uint8_t counted;    /* counted against pool_max */
+  uint16_t q_chan;    /* the channel whose send queue counts it (a message
+                       * given back to the pool is reset before it is
+                       * uncounted, so its own channel field is gone then) */
   uint8_t queued;     /* counted in q_chan's send queue */
   /* Engine-only fields, cleared by roi_message_reset(): */
   void *group;      /* the group that posted it, while in the mailbox */

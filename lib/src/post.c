@@ -164,8 +164,7 @@ static int closes_now(const roi_message *m) {
  * frame never stops a channel for good. */
 static int queue_full(const roi_engine *e, const roi_message *m) {
   size_t q = e->slots[m->channel].qbytes;
-  size_t size = ROI__FRAME_HEADER_SIZE + m->headers.len + m->body.len;
-  return q > 0 && q + size > e->send_max;
+  return q > 0 && q + roi__frame_size(m) > e->send_max;
 }
 
 /* For a Hello or Welcome request: reads its address header into a new

@@ -113,48 +113,13 @@ static void resume_paused(roi_engine *e) {
   e->npaused_list = kept + (e->npaused_list - n);
 }
 
-/* Drops the timer entries that no longer name a channel with a timer, to
- * make room; every channel has at most one entry, so room is found. */
-static void compact_timers(roi_engine *e) {
+/* Walks the timer list: acts on the timers that ran out by now, drops the
+ * entries that no longer name a channel with a timer, and sets
+ * next_deadline to the earliest one left. With now 0 nothing runs out: the
+ * walk only makes room. */
+static void sweep_timers(roi_engine *e, uint64_t now) {
+  uint64_t next = UINT64_MAX;
   size_t i, kept = 0;
-  for (i = 0; i < e->ntimed; i++) {
-    roi__chan *c = chan_of_token(e, e->timed[i]);
-    if (c && c->timer != ROI__TIMER_NONE)
-      e->timed[kept++] = e->timed[i];
-    else if (c)
-      c->timed = 0;
-  }
-  e->ntimed = kept;
-}
-
-void roi__timer_set(roi_engine *e, roi__chan *c, int kind, unsigned ms) {
-  c->timer = (uint8_t)kind;
-  c->deadline = roi__now_ms() + ms;
-  if (!c->timed) {
-    if (e->ntimed == ROI__CHANNELS)
-      compact_timers(e);
-    c->timed = 1;
-    e->timed[e->ntimed++] = roi__chan_token(c);
-  }
-  if (c->deadline < e->next_deadline)
-    e->next_deadline = c->deadline;
-}
-
-/* Milliseconds as a poller timeout. */
-static int timeout_of(uint64_t ms) {
-  return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
-int roi__reactor_timers(roi_engine *e) {
-  uint64_t now, next = UINT64_MAX;
-  size_t i, kept = 0;
-  if (e->ntimed == 0)
-    return -1;
-  now = roi__now_ms();
-  /* A timer stopped or moved later leaves next_deadline early, never late:
-   * the list is walked only when the earliest deadline may have passed. */
-  if (now < e->next_deadline)
-    return timeout_of(e->next_deadline - now);
   for (i = 0; i < e->ntimed; i++) {
     uint64_t token = e->timed[i];
     roi__chan *c = chan_of_token(e, token);
@@ -174,7 +139,40 @@ int roi__reactor_timers(roi_engine *e) {
   }
   e->ntimed = kept;
   e->next_deadline = next;
-  return kept ? timeout_of(next > now ? next - now : 0) : -1;
+}
+
+void roi__timer_set(roi_engine *e, roi__chan *c, int kind, unsigned ms) {
+  c->timer = (uint8_t)kind;
+  c->deadline = roi__now_ms() + ms;
+  if (!c->timed) {
+    /* Every channel has at most one entry, so a full list has room after a
+     * sweep drops the entries of closed channels and stopped timers. */
+    if (e->ntimed == ROI__CHANNELS)
+      sweep_timers(e, 0);
+    c->timed = 1;
+    e->timed[e->ntimed++] = roi__chan_token(c);
+  }
+  if (c->deadline < e->next_deadline)
+    e->next_deadline = c->deadline;
+}
+
+/* Milliseconds as a poller timeout. */
+static int timeout_of(uint64_t ms) {
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int roi__reactor_timers(roi_engine *e) {
+  uint64_t now;
+  if (e->ntimed == 0)
+    return -1;
+  now = roi__now_ms();
+  /* A timer stopped or moved later leaves next_deadline early, never late:
+   * the list is walked only when the earliest deadline may have passed. */
+  if (now >= e->next_deadline)
+    sweep_timers(e, now);
+  if (e->ntimed == 0)
+    return -1;
+  return timeout_of(e->next_deadline > now ? e->next_deadline - now : 0);
 }
 
 static void settle_dirty(roi_engine *e) {

@@ -108,7 +108,6 @@ typedef struct pl_poller {
   size_t cursor; /* where the next scan of ready sockets starts */
   roi_socket wake_rd, wake_wr;
   uint64_t polls;
-  size_t writers; /* sockets in the array waiting for WRITABLE (this wait) */
 } pl_poller;
 
 #ifdef _WIN32
@@ -404,6 +403,15 @@ static int translate(pl_sock *rec, short re, roi_poll_event *out) {
 }
 
 #ifdef _WIN32
+/* 1 when a socket of fds[1..n) waits for WRITABLE (a connect, maybe). */
+static int waits_for_writable(const pl_poller *pl, size_t n) {
+  size_t i;
+  for (i = 1; i < n; i++)
+    if (pl->fds[i].events & PL_OUT)
+      return 1;
+  return 0;
+}
+
 /* Reports the sockets of fds[1..n) waiting for WRITABLE whose SO_ERROR is
  * set (a connect that failed without WSAPoll saying so); returns how many. */
 static int failed_connects(pl_poller *pl, size_t n, roi_poll_event *events, int max) {
@@ -436,10 +444,11 @@ static int failed_connects(pl_poller *pl, size_t n, roi_poll_event *events, int 
 static int poll_checking_connects(pl_poller *pl, size_t n, int timeout_ms,
                                   roi_poll_event *events, int max, int *found) {
 #ifdef _WIN32
-  uint64_t deadline = timeout_ms >= 0 ? roi__now_ms() + (uint64_t)timeout_ms : UINT64_MAX;
+  uint64_t deadline;
   *found = 0;
-  if (pl->writers == 0 || max <= 0)
+  if (max <= 0 || !waits_for_writable(pl, n))
     return pl_poll(pl->fds, n, timeout_ms);
+  deadline = timeout_ms >= 0 ? roi__now_ms() + (uint64_t)timeout_ms : UINT64_MAX;
   for (;;) {
     uint64_t now = roi__now_ms();
     int slice = PL_CONNECT_CHECK_MS, r;
@@ -477,7 +486,6 @@ static int pl_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
   /* Start the array at a rotating place so that, when more sockets are ready
    * than max, the ones left out this time come first next time. */
   start = pl->nsocks ? pl->cursor % pl->nsocks : 0;
-  pl->writers = 0;
   for (i = 0; i < pl->nsocks; i++) {
     pl_sock *rec = pl->socks[(start + i) % pl->nsocks];
     if (rec->disarmed || rec->closed)
@@ -486,7 +494,6 @@ static int pl_wait(roi_poller *p, roi_poll_event *events, int max, int timeout_m
     pl->fds[n].events = to_poll(rec->interest);
     pl->fds[n].revents = 0;
     pl->owner[n] = rec;
-    pl->writers += (rec->interest & ROI_POLL_WRITABLE) != 0;
     n++;
   }
   pl->cursor++;
