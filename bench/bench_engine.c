@@ -291,16 +291,16 @@ static int measure(bench *b) {
     int failed;
     if (step(b))
       return 1;
-    /* The clock and the other thread are looked at every 64 units: cheap,
-     * and fine-grained enough. */
-    if (++n % 64)
+    /* The clock and the other thread are looked at every BU_STEP units,
+     * as the peers look at the clock: cheap, and fine-grained enough. */
+    if (++n % BU_STEP)
       continue;
     roi__mutex_lock(b->lock);
     failed = b->failed;
     roi__mutex_unlock(b->lock);
     if (failed)
       return 1;
-    if (!bu_meter_add(&m, &b->a, 64))
+    if (!bu_meter_add(&m, &b->a, BU_STEP))
       continue;
     bu_result_meter(&b->a, &m, strcmp(b->a.figure, "push") == 0 ? "msg/s" : "rt/s");
     return 0;

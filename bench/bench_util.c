@@ -129,6 +129,13 @@ int bu_meter_add(bu_meter *m, const bu_args *a, double n) {
   return m->elapsed >= a->seconds;
 }
 
+int bu_meter_step(bu_meter *m, const bu_args *a) {
+  if (++m->steps < BU_STEP)
+    return 0;
+  m->steps = 0;
+  return bu_meter_add(m, a, BU_STEP);
+}
+
 long long bu_rss_bytes(void) {
 #ifdef _WIN32
   PROCESS_MEMORY_COUNTERS pmc;

@@ -135,7 +135,6 @@ static void responder(void *arg) {
 
 static int measure(bench *b) {
   bu_meter m;
-  unsigned long long n = 0;
   bu_meter_start(&m);
   for (;;) {
     int v;
@@ -144,7 +143,7 @@ static int measure(bench *b) {
     v = wait_on(b, 0);
     if (v != 1)
       return v == STOP ? bu_fail(&b->a, "the responder thread failed") : 1;
-    if (++n % 64 || !bu_meter_add(&m, &b->a, 64))
+    if (!bu_meter_step(&m, &b->a))
       continue;
     bu_result_meter(&b->a, &m, "rt/s");
     return 0;

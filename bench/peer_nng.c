@@ -184,7 +184,7 @@ static int run_push(peer *p, bu_meter *ph) {
     }
     if (n != (size_t)p->a->size)
       return bu_fail(p->a, "received a message of %zu bytes, expected %d", n, p->a->size);
-    if (bu_meter_add(ph, p->a, 1))
+    if (bu_meter_step(ph, p->a))
       return 0;
   }
 }
@@ -213,7 +213,7 @@ static int run_reqrep(peer *p, bu_meter *ph) {
     }
     if (n != (size_t)p->a->size)
       return bu_fail(p->a, "received a reply of %zu bytes, expected %d", n, p->a->size);
-    if (bu_meter_add(ph, p->a, 1))
+    if (bu_meter_step(ph, p->a))
       return 0;
   }
 }

@@ -181,7 +181,7 @@ static int run_push(peer *p, bu_meter *ph) {
     }
     if (n != p->a->size)
       return bu_fail(p->a, "received a message of %d bytes, expected %d", n, p->a->size);
-    if (bu_meter_add(ph, p->a, 1))
+    if (bu_meter_step(ph, p->a))
       return 0;
   }
 }
@@ -204,7 +204,7 @@ static int run_reqrep(peer *p, bu_meter *ph) {
     }
     if (n != p->a->size)
       return bu_fail(p->a, "received a reply of %d bytes, expected %d", n, p->a->size);
-    if (bu_meter_add(ph, p->a, 1))
+    if (bu_meter_step(ph, p->a))
       return 0;
   }
 }

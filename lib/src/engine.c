@@ -21,6 +21,8 @@
 #define DEFAULT_ACCEPT_BACKOFF_MS 100
 /* Room for one whole frame left over from the last read plus a large read. */
 #define RBUF_SIZE (16 + 2 * 65535 + 256 * 1024)
+/* Small pieces of messages staged for one send (channel.c, gather()). */
+#define SBUF_SIZE (64 * 1024)
 
 /*
  * Accounting. Every message the engine counts, charges to a channel or holds
@@ -184,43 +186,55 @@ int roi__engine_can_take(roi_engine *e, const roi__chan *c) {
   return e->slots[c->number].held < e->share && (e->pool || e->live < e->pool_max);
 }
 
-roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t *held) {
+roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t want, size_t *held) {
   roi__slot *s = &e->slots[c->number];
-  roi_message *m = NULL;
+  roi_message *head = NULL, *m;
+  size_t got = 0, make = 0;
   uint32_t gen;
-  int make = 0;
+  /* One lock for a whole read's frames: a lock per frame was what the
+   * receiving application's put() and the reactor fought over. */
   roi__mutex_lock(e->lock);
   gen = s->gen;
-  if (s->held < e->share) {
+  if (want > (s->held < e->share ? e->share - s->held : 0))
+    want = s->held < e->share ? e->share - s->held : 0;
+  while (got + make < want) {
     m = pool_pop(e);
-    if (!m && e->live < e->pool_max) {
+    if (m) {
+      m->next = head;
+      head = m;
+      got++;
+    } else if (e->live < e->pool_max) {
       /* Reserved now, made outside the lock. */
       e->live++;
       e->refs++;
-      make = 1;
+      make++;
+    } else {
+      break;
     }
-    if (m || make)
-      s->held++;
   }
   *held = s->held;
+  s->held += (uint32_t)(got + make);
   roi__mutex_unlock(e->lock);
-  if (make) {
+  for (; make > 0; make--) {
     if (roi_message_create(&m) != 0) {
+      /* Out of memory: the reservations not made are given back. */
       roi__mutex_lock(e->lock);
-      e->live--;
-      e->refs--;
-      s->held--;
+      e->live -= make;
+      e->refs -= make;
+      s->held -= (uint32_t)make;
       roi__mutex_unlock(e->lock);
-      return NULL;
+      break;
     }
     m->acct = &e->acct;
     m->counted = 1;
+    m->next = head;
+    head = m;
   }
-  if (m) {
+  for (m = head; m; m = m->next) {
     m->hold = c->number;
     m->hold_gen = gen;
   }
-  return m;
+  return head;
 }
 
 void roi__engine_give(roi_engine *e, roi_message *m) {
@@ -345,10 +359,13 @@ int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
   e->timed = malloc(ROI__CHANNELS * sizeof *e->timed);
   if (!e->timed)
     goto fail_dirty;
+  /* One allocation holds the receive and the staging buffers. */
   e->rbuf_cap = RBUF_SIZE;
-  e->rbuf = malloc(e->rbuf_cap);
+  e->sbuf_cap = SBUF_SIZE;
+  e->rbuf = malloc(RBUF_SIZE + SBUF_SIZE);
   if (!e->rbuf)
     goto fail_timed;
+  e->sbuf = (char *)e->rbuf + RBUF_SIZE;
   for (i = 0; i < o.pool_initial; i++) {
     roi_message *m;
     if (roi_message_create(&m) != 0)
@@ -516,8 +533,30 @@ void roi_group_destroy(roi_group *g) {
   group_free(g);
 }
 
-void roi__group_deliver(roi_group *g, roi_message *m) {
+void roi__group_deliver_list(roi_group *g, roi_message *head) {
+  roi_message *tail = head;
+  size_t n = 1, counted = head->counted;
   int was_empty;
+  for (; tail->next; tail = tail->next) {
+    n++;
+    counted += tail->next->counted;
+  }
+  roi__mutex_lock(g->qlock);
+  was_empty = g->q == NULL;
+  if (was_empty)
+    g->q = head;
+  else
+    g->q_tail->next = head;
+  g->q_tail = tail;
+  g->qlen += n;
+  g->qcounted += counted;
+  /* The consumer only sleeps on an empty queue. */
+  if (was_empty)
+    roi__cond_broadcast(g->qcond);
+  roi__mutex_unlock(g->qlock);
+}
+
+void roi__group_deliver(roi_group *g, roi_message *m) {
   if (m->queued) {
     /* It leaves its send queue: posted, and coming back. */
     roi__mutex_lock(g->e->lock);
@@ -526,19 +565,7 @@ void roi__group_deliver(roi_group *g, roi_message *m) {
   }
   m->next = NULL;
   m->group = NULL;
-  roi__mutex_lock(g->qlock);
-  was_empty = g->q == NULL;
-  if (was_empty)
-    g->q = m;
-  else
-    g->q_tail->next = m;
-  g->q_tail = m;
-  g->qlen++;
-  g->qcounted += m->counted;
-  /* The consumer only sleeps on an empty queue. */
-  if (was_empty)
-    roi__cond_broadcast(g->qcond);
-  roi__mutex_unlock(g->qlock);
+  roi__group_deliver_list(g, m);
 }
 
 int roi_group_wait_receive(roi_group *g, int timeout_ms, roi_message **out) {

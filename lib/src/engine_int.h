@@ -91,7 +91,8 @@ struct roi__chan {
   roi__chan *gnext, *gprev; /* the group's channels */
   roi_message *sendq, *sendq_tail;
   size_t send_off;  /* bytes of the head message already sent */
-  roi__buf pending; /* received bytes not yet a whole frame */
+  roi__buf pending;   /* received bytes not yet parsed, from pending_off */
+  size_t pending_off; /* (a paused channel keeps whole frames there too) */
   char *uds_path;   /* a listener's socket file, removed at close */
 };
 
@@ -151,6 +152,8 @@ struct roi_engine {
   unsigned connect_timeout_ms, hello_timeout_ms, frame_timeout_ms, backoff_ms;
   uint8_t *rbuf; /* one large receive buffer */
   size_t rbuf_cap;
+  char *sbuf; /* the staging buffer of small pieces to send (channel.c) */
+  size_t sbuf_cap;
 };
 
 /* The poller token of a channel: its number, and its serial above it, which
@@ -167,11 +170,12 @@ void roi__mailbox_push(roi_engine *e, roi_message *m);
 void roi__queue_count(roi_engine *e, roi_message *m);
 /* Ends what m was counted for in a send queue [L held]. */
 void roi__queue_uncount(roi_engine *e, roi_message *m);
-/* A message for a frame received on channel c: from the pool, or new while
- * fewer than pool_max are counted, charged to c; *held gets what c holds
- * then. NULL when c holds its share or the pool is spent (or memory ran
- * out). [reactor] */
-roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t *held);
+/* Messages for up to want frames received on channel c, linked through
+ * next: from the pool, or new while fewer than pool_max are counted, each
+ * charged to c, all under one lock; *held gets what c held before. Fewer
+ * (NULL for none) when c reaches its share or the pool is spent (or memory
+ * ran out). [reactor] */
+roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t want, size_t *held);
 /* 1 when channel c could take a message now [L held]. */
 int roi__engine_can_take(roi_engine *e, const roi__chan *c);
 /* Test hook: while err is not 0, every accept of e's listeners fails with it
@@ -182,6 +186,9 @@ void roi__engine_test_accept_error(roi_engine *e, int err);
 void roi__signal_set(roi_message *m, int status, uint16_t channel, uint64_t id);
 /* Appends a message to the group's queue and wakes its consumer. */
 void roi__group_deliver(roi_group *g, roi_message *m);
+/* Appends a NULL-terminated list of received messages (none in a send
+ * queue) to the group's queue under one lock and wakes its consumer. */
+void roi__group_deliver_list(roi_group *g, roi_message *head);
 /* Gives a message back to the pool (the reactor's side of put). */
 void roi__engine_give(roi_engine *e, roi_message *m);
 /* Gives a NULL-terminated list of messages back to the pool under one lock
