@@ -132,8 +132,12 @@ static int open_channel(bench *b) {
   int port;
   memset(&o, 0, sizeof o);
   o.backend = b->a.backend;
-  /* The receiver's reactor may hold this many received messages. */
+  /* The receiver's reactor may hold this many received messages, all of
+   * them on the one channel: channel_share is the per-connection bound, as
+   * ZeroMQ's receive high-water mark of 1,000 is, and with one channel
+   * there is no other to be fair to. */
   o.pool_max = WINDOW;
+  o.channel_share = WINDOW;
   if (roi_engine_create(&b->rx.e, &o) != 0 || roi_engine_create(&b->tx.e, &o) != 0 ||
       roi_group_create(b->rx.e, &b->rx.g) != 0 || roi_group_create(b->tx.e, &b->tx.g) != 0)
     return bu_fail(&b->a, "cannot make the engines (backend %s)",

@@ -405,6 +405,7 @@ fail_engine:
 }
 
 static void group_free(roi_group *g) {
+  free_list(g->batch);
   free_list(g->q);
   roi__cond_free(g->qcond);
   roi__mutex_free(g->qlock);
@@ -568,13 +569,33 @@ void roi__group_deliver(roi_group *g, roi_message *m) {
   roi__group_deliver_list(g, m);
 }
 
+/* Hands out the head of the consumer's batch [consumer]. */
+static roi_message *batch_pop(roi_group *g) {
+  roi_message *m = g->batch;
+  g->batch = m->next;
+  m->next = NULL;
+  roi__relaxed_store(&g->batch_taken, g->batch_taken + 1);
+  roi__relaxed_store(&g->batch_taken_counted, g->batch_taken_counted + m->counted);
+  return m;
+}
+
 int roi_group_wait_receive(roi_group *g, int timeout_ms, roi_message **out) {
   uint64_t deadline = 0;
   int err = 0;
   if (!g || !out)
     return ROI_EINVAL;
   *out = NULL;
+  /* A busy consumer takes the whole queue at once and hands it out from
+   * its batch, a lock round trip per batch instead of per message. */
+  if (g->batch) {
+    *out = batch_pop(g);
+    return 0;
+  }
   roi__mutex_lock(g->qlock);
+  g->qlen -= g->batch_taken;
+  g->qcounted -= g->batch_taken_counted;
+  roi__relaxed_store(&g->batch_taken, 0);
+  roi__relaxed_store(&g->batch_taken_counted, 0);
   /* The clock is read only when there is something to wait for: a busy
    * consumer finds a message at once, and a clock read per message was a
    * measurable share of bench_engine's time. */
@@ -593,11 +614,9 @@ int roi_group_wait_receive(roi_group *g, int timeout_ms, roi_message **out) {
     (void)roi__cond_wait(g->qcond, g->qlock, left);
   }
   if (g->q) {
-    *out = g->q;
-    g->q = g->q->next;
-    (*out)->next = NULL;
-    g->qlen--;
-    g->qcounted -= (*out)->counted;
+    g->batch = g->q;
+    g->q = g->q_tail = NULL;
+    *out = batch_pop(g);
     err = 0;
   } else if (!err) {
     err = ROI_ECLOSED;
@@ -650,8 +669,8 @@ int roi_engine_stats_get(roi_engine *e, roi_engine_stats *out) {
       out->held_max = e->slots[n].held;
   for (g = e->groups; g; g = g->next) {
     roi__mutex_lock(g->qlock);
-    out->recv_queued += g->qlen;
-    recv_counted += g->qcounted;
+    out->recv_queued += g->qlen - roi__relaxed_load(&g->batch_taken);
+    recv_counted += g->qcounted - roi__relaxed_load(&g->batch_taken_counted);
     roi__mutex_unlock(g->qlock);
   }
   /* Counted messages out of the pool are in a send queue, in a group's

@@ -104,7 +104,17 @@ struct roi_group {
   roi__mutex *qlock;
   roi__cond *qcond;
   roi_message *q, *q_tail; /* received messages [qlock] */
-  size_t qlen, qcounted;   /* how many, and how many counted [qlock] */
+  /* How many were delivered, and how many of those are counted [qlock]:
+   * the queue and the consumer's batch below, less what the consumer took
+   * from the batch (the two counts after them). */
+  size_t qlen, qcounted;
+  /* The consumer's batch: what its last visit to the queue took, handed out
+   * one by one without a lock (a group has one consumer thread). Only the
+   * consumer touches batch; it writes the two counts (relaxed), which the
+   * stats read, and settles them into qlen and qcounted under qlock at its
+   * next visit. */
+  roi_message *batch;
+  size_t batch_taken, batch_taken_counted;
   int done;                /* the reactor closed its channels [qlock] */
   roi_message destroy_cmd; /* the command that asks the reactor for it */
 };

@@ -74,8 +74,10 @@ void roi_message_reset(roi_message *m) {
     return;
   m->next = NULL;
   m->group = NULL;
-  free(m->addr);
-  m->addr = NULL;
+  if (m->addr) {
+    free(m->addr);
+    m->addr = NULL;
+  }
   m->cmd = 0;
   m->fail = 0;
   m->channel = 0;

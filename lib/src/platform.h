@@ -7,6 +7,7 @@
 #ifndef ROI_SRC_PLATFORM_H
 #define ROI_SRC_PLATFORM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A non-recursive mutex. Allocated by roi__mutex_new() and freed by
@@ -47,6 +48,27 @@ uint64_t roi__now_ms(void);
 uint64_t roi__now_ns(void);
 
 void roi__sleep_ms(unsigned ms);
+
+/* A count that one thread writes and others only read, with no ordering
+ * asked of either access: a store and a load that cannot tear (relaxed
+ * atomics; on MSVC, whose C compiler lacks them, a volatile access of an
+ * aligned word, which its targets never tear). On x86 both are plain moves,
+ * unlike a lock or an atomic read-modify-write. */
+static inline void roi__relaxed_store(size_t *p, size_t v) {
+#if defined(_MSC_VER) && !defined(__clang__)
+  *(volatile size_t *)p = v;
+#else
+  __atomic_store_n(p, v, __ATOMIC_RELAXED);
+#endif
+}
+
+static inline size_t roi__relaxed_load(const size_t *p) {
+#if defined(_MSC_VER) && !defined(__clang__)
+  return *(const volatile size_t *)p;
+#else
+  return __atomic_load_n(p, __ATOMIC_RELAXED);
+#endif
+}
 
 /* 1 when this Windows process runs under Wine, 0 otherwise (always 0 on
  * non-Windows platforms). Tests use it for the skips docs/design.md section 5

@@ -290,7 +290,9 @@ typedef struct roi_post_info {
 ROI_EXTERN int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info);
 
 /**
- * Waits for the next message of the group.
+ * Waits for the next message of the group. A group has one consumer: one
+ * thread at a time may call this for it (the messages waiting are taken in
+ * batches, which that thread then hands out without a lock).
  *
  * @param timeout_ms  0 polls, a negative value waits without limit.
  * @param out         receives the message, which the caller then owns.
