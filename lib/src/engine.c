@@ -348,6 +348,8 @@ int roi_engine_create(roi_engine **out, const roi_engine_options *opts) {
   e->lock = roi__mutex_new();
   if (!e->lock)
     goto fail_engine;
+  /* The reactor's first wait has no timeout: the first post must wake it. */
+  e->asleep = 1;
   e->slots = calloc(ROI__CHANNELS, sizeof *e->slots);
   if (!e->slots)
     goto fail_lock;
@@ -486,19 +488,20 @@ int roi_group_create(roi_engine *e, roi_group **out) {
   return 0;
 }
 
-void roi__mailbox_push(roi_engine *e, roi_message *m) {
-  int was_empty = e->mbox == NULL;
+int roi__mailbox_push(roi_engine *e, roi_message *m) {
   m->next = NULL;
-  if (was_empty)
-    e->mbox = m;
-  else
+  if (e->mbox)
     e->mbox_tail->next = m;
+  else
+    e->mbox = m;
   e->mbox_tail = m;
-  /* The reactor drains the whole mailbox per wake. The wake is made under
-   * the lock so that roi_engine_destroy() cannot close the poller in
-   * between. */
-  if (was_empty)
-    (void)roi_poller_wake(e->poller, 1);
+  /* The reactor drains the whole mailbox each round and looks at it again
+   * before it sleeps, so only a reactor that said it sleeps needs a wake:
+   * a busy one costs its posters no system call. */
+  if (!e->asleep)
+    return 0;
+  e->asleep = 0;
+  return 1;
 }
 
 void roi__signal_set(roi_message *m, int status, uint16_t channel, uint64_t id) {
@@ -510,13 +513,16 @@ void roi__signal_set(roi_message *m, int status, uint16_t channel, uint64_t id) 
 
 void roi_group_destroy(roi_group *g) {
   roi_engine *e;
+  int wake;
   if (!g)
     return;
   e = g->e;
   roi__mutex_lock(e->lock);
   g->closing = 1;
-  roi__mailbox_push(e, &g->destroy_cmd);
+  wake = roi__mailbox_push(e, &g->destroy_cmd);
   roi__mutex_unlock(e->lock);
+  if (wake)
+    (void)roi_poller_wake(e->poller, 1);
   /* The reactor closes the group's channels (their sockets are its alone)
    * and then says so. */
   roi__mutex_lock(g->qlock);
@@ -551,10 +557,14 @@ void roi__group_deliver_list(roi_group *g, roi_message *head) {
   g->q_tail = tail;
   g->qlen += n;
   g->qcounted += counted;
-  /* The consumer only sleeps on an empty queue. */
+  roi__mutex_unlock(g->qlock);
+  /* The consumer only sleeps on an empty queue. It is woken after the lock
+   * is let go: woken under it, it would wake only to wait for the lock.
+   * The group cannot go in between: it is destroyed through the reactor,
+   * after every delivery the reactor makes, and the application's own
+   * deliveries (roi_group_update_receiver()) may not race its destroy. */
   if (was_empty)
     roi__cond_broadcast(g->qcond);
-  roi__mutex_unlock(g->qlock);
 }
 
 void roi__group_deliver(roi_group *g, roi_message *m) {

@@ -140,6 +140,7 @@ struct roi_engine {
   int test_accept_err; /* roi__engine_test_accept_error() */
   roi_message *mbox, *mbox_tail;
   int resume_wanted; /* a message came back while a channel is paused */
+  int asleep;        /* the reactor waits with an empty mailbox: wake it */
   size_t paused;     /* channels paused for the pool */
   roi_group *groups;
   roi__slot *slots; /* ROI__CHANNELS */
@@ -173,9 +174,10 @@ static inline uint64_t roi__chan_token(const roi__chan *c) {
 }
 
 /* engine.c */
-/* Appends m (a message or a command) to the mailbox [L held], waking the
- * reactor on the empty -> non-empty transition only. */
-void roi__mailbox_push(roi_engine *e, roi_message *m);
+/* Appends m (a message or a command) to the mailbox [L held]. Returns 1
+ * when the reactor sleeps and must be woken: the caller does it with
+ * roi_poller_wake() once it has let go of the lock. */
+int roi__mailbox_push(roi_engine *e, roi_message *m);
 /* Counts m in its channel's send queue [L held]: it was posted. */
 void roi__queue_count(roi_engine *e, roi_message *m);
 /* Ends what m was counted for in a send queue [L held]. */

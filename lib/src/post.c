@@ -199,7 +199,7 @@ static int prepare_address(roi_message *m) {
 int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
   roi_engine *e;
   roi_message *m;
-  int op, rc;
+  int op, rc, wake;
   if (!g || !msg || !*msg)
     return ROI_EINVAL;
   e = g->e;
@@ -254,8 +254,12 @@ int roi_group_post(roi_group *g, roi_message **msg, roi_post_info *info) {
   /* A ByeSignal that closes at once is never sent: it takes no room. */
   if (!closes_now(m))
     roi__queue_count(e, m);
-  roi__mailbox_push(e, m);
+  wake = roi__mailbox_push(e, m);
   roi__mutex_unlock(e->lock);
+  /* Outside the lock, so that the woken reactor does not find it held (a
+   * post may not race roi_engine_destroy(), so the poller is still there). */
+  if (wake)
+    (void)roi_poller_wake(e->poller, 1);
   *msg = NULL;
   return 0;
 refuse:

@@ -68,6 +68,7 @@ static int drain_mailbox(roi_engine *e, int *resume) {
   m = e->mbox;
   e->mbox = e->mbox_tail = NULL;
   stopping = e->stopping;
+  e->asleep = 0;
   e->rounds++;
   *resume = e->resume_wanted;
   e->resume_wanted = 0;
@@ -220,9 +221,13 @@ void roi__reactor_main(void *arg) {
     timeout = roi__reactor_timers(e);
     /* A channel that paused during this round while messages were already
      * back in the pool is retried at once: no wake will come for it. */
+    /* Work posted during the round is taken at once; otherwise the
+     * reactor says it sleeps, so that the next post wakes it. */
     roi__mutex_lock(e->lock);
-    if (e->resume_wanted)
+    if (e->resume_wanted || e->mbox)
       timeout = 0;
+    else
+      e->asleep = 1;
     roi__mutex_unlock(e->lock);
   }
   /* Stopping: every channel closes silently; the groups are freed by
