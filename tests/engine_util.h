@@ -160,4 +160,50 @@ static inline int listen_port_of(const roi_message *m) {
   return atoi(bar);
 }
 
+/* The engine's counters now. */
+static inline roi_engine_stats stats_of(roi_engine *e) {
+  roi_engine_stats s;
+  int rc;
+  memset(&s, 0, sizeof s);
+  rc = roi_engine_stats_get(e, &s);
+  if (rc != 0)
+    fprintf(stderr, "  roi_engine_stats_get: %s\n", roi_err_name(rc));
+  return s;
+}
+
+/* How many rounds the reactor has made, for the no-busy-loop checks. */
+static inline uint64_t rounds_of(roi_engine *e) {
+  return stats_of(e).rounds;
+}
+
+/* Connects client group cg to addr and completes the handshake with a server
+ * group sg that the test answers itself. Returns the client channel and
+ * fills *srv with the server's, or 0. */
+static inline uint16_t connect_pair(roi_engine *ce, roi_group *cg, roi_group *sg,
+                                    const char *addr, uint16_t *srv) {
+  roi_post_info cl;
+  roi_message *m;
+  if (post_open(ce, cg, ROI_OP_HELLO_REQUEST, addr, &cl) != 0)
+    return 0;
+  m = next_msg(sg);
+  if (!m || roi_message_opcode(m) != ROI_OP_HELLO_REQUEST) {
+    roi_message_destroy(m);
+    return 0;
+  }
+  *srv = roi_message_channel(m);
+  roi_message_set_opcode(m, ROI_OP_HELLO_RESPONSE);
+  if (roi_group_post(sg, &m, NULL) != 0) {
+    roi_message_destroy(m);
+    return 0;
+  }
+  m = next_msg(cg);
+  if (!m || roi_message_opcode(m) != ROI_OP_HELLO_RESPONSE ||
+      roi_message_status(m) != ROI_STATUS_SUCCESS) {
+    roi_message_destroy(m);
+    return 0;
+  }
+  roi_engine_put(ce, &m);
+  return cl.channel;
+}
+
 #endif /* ROI_TESTS_ENGINE_UTIL_H */

@@ -92,20 +92,6 @@ static int raw_hello(int port, uint64_t id, roi_socket *out) {
 
 /* ---- the engine's counters ---- */
 
-static roi_engine_stats stats_of(roi_engine *e) {
-  roi_engine_stats s;
-  int rc;
-  memset(&s, 0, sizeof s);
-  rc = roi_engine_stats_get(e, &s);
-  if (rc != 0)
-    fprintf(stderr, "  roi_engine_stats_get: %s\n", roi_err_name(rc));
-  return s;
-}
-
-static uint64_t rounds_of(roi_engine *e) {
-  return stats_of(e).rounds;
-}
-
 /* The highest value each counter reached over many snapshots. */
 typedef struct peaks {
   size_t pool_max, pool_live, held_max, send_bytes, stalled, paused, backing_off;

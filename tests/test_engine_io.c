@@ -6,40 +6,9 @@
  * for byte in both directions; malformed frames from raw sockets closing only
  * their own channel.
  */
-#include "engine_int.h"
 #include "raw_peer.h"
 
 enum { TCP4, TCP6, UDS };
-
-/* Connects client group cg to addr and completes the handshake with a server
- * group sg that the test answers itself. Returns the client channel and
- * fills *srv with the server's, or 0. */
-static uint16_t connect_pair(roi_engine *ce, roi_group *cg, roi_group *sg, const char *addr,
-                             uint16_t *srv) {
-  roi_post_info cl;
-  roi_message *m;
-  if (post_open(ce, cg, ROI_OP_HELLO_REQUEST, addr, &cl) != 0)
-    return 0;
-  m = next_msg(sg);
-  if (!m || roi_message_opcode(m) != ROI_OP_HELLO_REQUEST) {
-    roi_message_destroy(m);
-    return 0;
-  }
-  *srv = roi_message_channel(m);
-  roi_message_set_opcode(m, ROI_OP_HELLO_RESPONSE);
-  if (roi_group_post(sg, &m, NULL) != 0) {
-    roi_message_destroy(m);
-    return 0;
-  }
-  m = next_msg(cg);
-  if (!m || roi_message_opcode(m) != ROI_OP_HELLO_RESPONSE ||
-      roi_message_status(m) != ROI_STATUS_SUCCESS) {
-    roi_message_destroy(m);
-    return 0;
-  }
-  roi_engine_put(ce, &m);
-  return cl.channel;
-}
 
 /* ---- echo ---- */
 
@@ -214,14 +183,6 @@ ROI_TEST(echo_1000_by_message_id) {
 }
 
 /* ---- backpressure ---- */
-
-static uint64_t rounds_of(roi_engine *e) {
-  uint64_t r;
-  roi__mutex_lock(e->lock);
-  r = e->rounds;
-  roi__mutex_unlock(e->lock);
-  return r;
-}
 
 #define BP_MESSAGES 100
 

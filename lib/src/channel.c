@@ -403,8 +403,7 @@ static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t 
       c->pending_off = c->pending.len = 0;
   } else {
     c->pending_off = c->pending.len = 0;
-    if (off < len &&
-        roi__buf_append(&c->pending, buf + off, len - off, (size_t)-1) != 0) {
+    if (off < len && roi__buf_append(&c->pending, buf + off, len - off, (size_t)-1) != 0) {
       roi__chan_close(e, c, ROI_STATUS_ALLOCATION_FAILED, 1);
       return 0;
     }

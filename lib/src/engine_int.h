@@ -90,10 +90,10 @@ struct roi__chan {
   roi_group *group;
   roi__chan *gnext, *gprev; /* the group's channels */
   roi_message *sendq, *sendq_tail;
-  size_t send_off;  /* bytes of the head message already sent */
+  size_t send_off;    /* bytes of the head message already sent */
   roi__buf pending;   /* received bytes not yet parsed, from pending_off */
   size_t pending_off; /* (a paused channel keeps whole frames there too) */
-  char *uds_path;   /* a listener's socket file, removed at close */
+  char *uds_path;     /* a listener's socket file, removed at close */
 };
 
 struct roi_group {
