@@ -206,4 +206,73 @@ static inline uint16_t connect_pair(roi_engine *ce, roi_group *cg, roi_group *sg
   return cl.channel;
 }
 
+/* Starts a listener in g and returns its channel; *port gets its port. */
+static inline uint16_t listen_on(roi_engine *e, roi_group *g, const char *addr, int *port) {
+  roi_post_info info;
+  roi_message *m;
+  if (post_open(e, g, ROI_OP_WELCOME_REQUEST, addr, &info) != 0)
+    return 0;
+  m = next_msg(g);
+  if (!m || roi_message_status(m) != ROI_STATUS_SUCCESS) {
+    fprintf(stderr, "  listen on %s: status %d\n", addr, m ? roi_message_status(m) : -1);
+    roi_message_destroy(m);
+    return 0;
+  }
+  if (port)
+    *port = listen_port_of(m);
+  roi_engine_put(e, &m);
+  return info.channel;
+}
+
+/* Makes group sg of engine se listen on 127.0.0.1 and connects group cg of
+ * engine ce to it (connect_pair()). Returns the client channel and fills
+ * *srv with the server's, or 0. */
+static inline uint16_t pair_up(roi_engine *se, roi_group *sg, roi_engine *ce, roi_group *cg,
+                               uint16_t *srv) {
+  char addr[64];
+  int port = 0;
+  if (listen_on(se, sg, "tcp|127.0.0.1|0", &port) == 0)
+    return 0;
+  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
+  return connect_pair(ce, cg, sg, addr, srv);
+}
+
+/* An echo server's state: its engine and group, the requests it echoed,
+ * and whether a wait failed. */
+typedef struct echo_server {
+  roi_engine *e;
+  roi_group *g;
+  int echoed, failed;
+} echo_server;
+
+/* Answers every request with the same message as a response, every Hello
+ * with a HelloResponse, until a receiver_update (a thread's function). */
+static inline void echo_serve(void *arg) {
+  echo_server *s = arg;
+  for (;;) {
+    roi_message *m = NULL;
+    int op;
+    if (roi_group_wait_receive(s->g, WAIT_MS, &m) != 0) {
+      s->failed = 1;
+      return;
+    }
+    op = roi_message_opcode(m);
+    if (roi_message_status(m) == ROI_STATUS_RECEIVER_UPDATE) {
+      roi_engine_put(s->e, &m);
+      return;
+    }
+    if (roi_message_origin(m) == ROI_ORIGIN_APPLICATION &&
+        (op == ROI_OP_REQUEST || op == ROI_OP_HELLO_REQUEST)) {
+      roi_message_set_opcode(m, op == ROI_OP_REQUEST ? ROI_OP_RESPONSE
+                                                     : ROI_OP_HELLO_RESPONSE);
+      if (roi_group_post(s->g, &m, NULL) == 0) {
+        s->echoed += op == ROI_OP_REQUEST;
+        continue;
+      }
+      s->failed = 1;
+    }
+    roi_engine_put(s->e, &m);
+  }
+}
+
 #endif /* ROI_TESTS_ENGINE_UTIL_H */

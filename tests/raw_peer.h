@@ -72,22 +72,4 @@ static inline void header_bytes(uint8_t out[16], uint16_t ch, uint8_t proto, uin
   out[15] = (uint8_t)blen;
 }
 
-/* Starts a listener in g and returns its channel; *port gets its port. */
-static inline uint16_t listen_on(roi_engine *e, roi_group *g, const char *addr, int *port) {
-  roi_post_info info;
-  roi_message *m;
-  if (post_open(e, g, ROI_OP_WELCOME_REQUEST, addr, &info) != 0)
-    return 0;
-  m = next_msg(g);
-  if (!m || roi_message_status(m) != ROI_STATUS_SUCCESS) {
-    fprintf(stderr, "  listen on %s: status %d\n", addr, m ? roi_message_status(m) : -1);
-    roi_message_destroy(m);
-    return 0;
-  }
-  if (port)
-    *port = listen_port_of(m);
-  roi_engine_put(e, &m);
-  return info.channel;
-}
-
 #endif /* ROI_TESTS_RAW_PEER_H */

@@ -89,15 +89,12 @@ ROI_TEST(mixed_sizes_arrive_whole_through_pauses) {
   roi_group *sg = NULL, *cg = NULL;
   roi_message *pending = NULL, *m;
   uint8_t *scratch = malloc(65535);
-  char addr[64];
-  int port = 0, sent = 0, got = 0, signals = 0, full = 0, ok = 1;
+  int sent = 0, got = 0, signals = 0, full = 0, ok = 1;
   uint16_t cch, sch = 0;
   ROI_ASSERT_TRUE(se && ce && scratch);
   ROI_ASSERT_EQ(roi_group_create(se, &sg), 0);
   ROI_ASSERT_EQ(roi_group_create(ce, &cg), 0);
-  ROI_ASSERT_NE(listen_on(se, sg, "tcp|127.0.0.1|0", &port), 0);
-  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
-  cch = connect_pair(ce, cg, sg, addr, &sch);
+  cch = pair_up(se, sg, ce, cg, &sch);
   ROI_ASSERT_NE(cch, 0);
   while (ok && got < MIX_MESSAGES) {
     /* Post until the send queue refuses more. */
@@ -226,39 +223,6 @@ ROI_TEST(group_destroyed_with_a_batch_pending) {
 #define WAKE_THREADS 4
 #define WAKE_FAST_TRIPS 2000
 
-typedef struct wake_echo {
-  roi_engine *e;
-  roi_group *g;
-  int failed;
-} wake_echo;
-
-/* Turns every Request and HelloRequest around until a receiver_update. */
-static void wake_echo_run(void *arg) {
-  wake_echo *s = arg;
-  for (;;) {
-    roi_message *m = NULL;
-    if (roi_group_wait_receive(s->g, WAIT_MS, &m) != 0) {
-      s->failed = 1;
-      return;
-    }
-    if (roi_message_status(m) == ROI_STATUS_RECEIVER_UPDATE) {
-      roi_engine_put(s->e, &m);
-      return;
-    }
-    if (roi_message_origin(m) == ROI_ORIGIN_APPLICATION &&
-        (roi_message_opcode(m) == ROI_OP_REQUEST ||
-         roi_message_opcode(m) == ROI_OP_HELLO_REQUEST)) {
-      roi_message_set_opcode(m, roi_message_opcode(m) == ROI_OP_REQUEST
-                                    ? ROI_OP_RESPONSE
-                                    : ROI_OP_HELLO_RESPONSE);
-      if (roi_group_post(s->g, &m, NULL) == 0)
-        continue;
-      s->failed = 1;
-    }
-    roi_engine_put(s->e, &m);
-  }
-}
-
 typedef struct wake_client {
   roi_engine *e;
   const char *addr;
@@ -305,7 +269,7 @@ out:
 
 ROI_TEST(posts_wake_a_sleeping_reactor) {
   roi_engine *se = eng_new(16, 256), *ce = eng_new(16, 256);
-  wake_echo srv;
+  echo_server srv;
   wake_client fast, cl[WAKE_THREADS];
   roi__thread *st = NULL, *ct[WAKE_THREADS];
   char addr[64];
@@ -317,7 +281,7 @@ ROI_TEST(posts_wake_a_sleeping_reactor) {
   ROI_ASSERT_EQ(roi_group_create(se, &srv.g), 0);
   ROI_ASSERT_NE(listen_on(se, srv.g, "tcp|127.0.0.1|0", &port), 0);
   snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
-  ROI_ASSERT_EQ(roi__thread_create(&st, wake_echo_run, &srv), 0);
+  ROI_ASSERT_EQ(roi__thread_create(&st, echo_serve, &srv), 0);
   /* One client alone, as fast as it can, then several with pauses. */
   memset(&fast, 0, sizeof fast);
   fast.e = ce;
@@ -368,15 +332,12 @@ ROI_TEST(posts_wake_a_sleeping_reactor) {
 ROI_TEST(bursts_end_with_their_last_message) {
   roi_engine *se = eng_new(16, 256), *ce = eng_new(16, 256);
   roi_group *sg = NULL, *cg = NULL;
-  char addr[64];
-  int port = 0, b, i, got = 0;
+  int b, i, got = 0;
   uint16_t cch, sch = 0;
   ROI_ASSERT_TRUE(se && ce);
   ROI_ASSERT_EQ(roi_group_create(se, &sg), 0);
   ROI_ASSERT_EQ(roi_group_create(ce, &cg), 0);
-  ROI_ASSERT_NE(listen_on(se, sg, "tcp|127.0.0.1|0", &port), 0);
-  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
-  cch = connect_pair(ce, cg, sg, addr, &sch);
+  cch = pair_up(se, sg, ce, cg, &sch);
   ROI_ASSERT_NE(cch, 0);
   for (b = 0; b < BURSTS; b++) {
     for (i = 1; i <= BURST_MESSAGES; i++)

@@ -16,39 +16,6 @@ enum { TCP4, TCP6, UDS };
 #define ECHOES_PER_CLIENT 125
 #define ECHO_WINDOW 16
 
-typedef struct echo_server {
-  roi_engine *e;
-  roi_group *g;
-  int echoed;
-} echo_server;
-
-/* Answers every request with the same message as a response, every Hello
- * with a HelloResponse, until a receiver_update. */
-static void echo_serve(void *arg) {
-  echo_server *s = arg;
-  for (;;) {
-    roi_message *m = NULL;
-    int op;
-    if (roi_group_wait_receive(s->g, WAIT_MS, &m) != 0)
-      return;
-    op = roi_message_opcode(m);
-    if (roi_message_status(m) == ROI_STATUS_RECEIVER_UPDATE) {
-      roi_engine_put(s->e, &m);
-      return;
-    }
-    if (roi_message_origin(m) == ROI_ORIGIN_APPLICATION &&
-        (op == ROI_OP_REQUEST || op == ROI_OP_HELLO_REQUEST)) {
-      roi_message_set_opcode(m, op == ROI_OP_REQUEST ? ROI_OP_RESPONSE
-                                                     : ROI_OP_HELLO_RESPONSE);
-      if (roi_group_post(s->g, &m, NULL) == 0) {
-        s->echoed += op == ROI_OP_REQUEST;
-        continue;
-      }
-    }
-    roi_engine_put(s->e, &m);
-  }
-}
-
 typedef struct echo_client {
   roi_engine *e;
   char addr[300];
@@ -190,16 +157,13 @@ ROI_TEST(backpressure) {
   roi_engine *se = eng_new(8, 8), *ce = eng_new(16, 256);
   roi_group *sg = NULL, *cg = NULL;
   roi_message *held[BP_MESSAGES], *m = NULL;
-  char addr[64];
-  int port = 0, nheld = 0, i, signals = 0;
+  int nheld = 0, i, signals = 0;
   uint16_t cch, sch = 0;
   uint64_t r0, r1, next = 1;
   ROI_ASSERT_TRUE(se && ce);
   ROI_ASSERT_EQ(roi_group_create(se, &sg), 0);
   ROI_ASSERT_EQ(roi_group_create(ce, &cg), 0);
-  ROI_ASSERT_NE(listen_on(se, sg, "tcp|127.0.0.1|0", &port), 0);
-  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
-  cch = connect_pair(ce, cg, sg, addr, &sch);
+  cch = pair_up(se, sg, ce, cg, &sch);
   ROI_ASSERT_NE(cch, 0);
   for (i = 1; i <= BP_MESSAGES; i++)
     ROI_ASSERT_EQ(post_simple(ce, cg, ROI_OP_REQUEST, cch, (uint64_t)i, NULL), 0);
@@ -261,8 +225,8 @@ ROI_TEST(undelivered_returned_on_close) {
   roi_engine *se = eng_new(4, 4), *ce = NULL;
   roi_group *sg = NULL, *cg = NULL;
   roi_message *m = NULL;
-  char addr[64], *body = calloc(1, UNDELIVERED_BODY);
-  int port = 0, i, returned = 0;
+  char *body = calloc(1, UNDELIVERED_BODY);
+  int i, returned = 0;
   uint16_t cch, sch = 0;
   uint64_t expect_id = 0;
   /* The client's send queue takes all 18 MB: what is measured here is what
@@ -275,9 +239,7 @@ ROI_TEST(undelivered_returned_on_close) {
   ROI_ASSERT_TRUE(se && ce && body);
   ROI_ASSERT_EQ(roi_group_create(se, &sg), 0);
   ROI_ASSERT_EQ(roi_group_create(ce, &cg), 0);
-  ROI_ASSERT_NE(listen_on(se, sg, "tcp|127.0.0.1|0", &port), 0);
-  snprintf(addr, sizeof addr, "tcp|127.0.0.1|%d", port);
-  cch = connect_pair(ce, cg, sg, addr, &sch);
+  cch = pair_up(se, sg, ce, cg, &sch);
   ROI_ASSERT_NE(cch, 0);
   /* 18 MB: far more than the socket buffers hold while the server, holding
    * its 4 messages, reads nothing. */

@@ -22,7 +22,7 @@
  * (see gather()). */
 #define COPY_MAX 2048
 /* The most messages taken from the pool at once for one read's frames. */
-#define ROI__TAKE_BATCH 128
+#define TAKE_BATCH 128
 
 /* Marks a message as coming back from the engine with a status. */
 static void set_engine_status(roi_message *m, int status) {
@@ -351,8 +351,8 @@ static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t 
         c->timer = ROI__TIMER_NONE;
     }
     if (!stock) {
-      stock = roi__engine_take(
-          e, c, roi__frame_count(buf + off, len - off, ROI__TAKE_BATCH), &held);
+      stock =
+          roi__engine_take(e, c, roi__frame_count(buf + off, len - off, TAKE_BATCH), &held);
       if (!stock) {
         pause = 1;
         break;
