@@ -163,7 +163,7 @@ static int afd_create(roi_poller **out) {
   int err;
   if (!ap)
     return ROI_ENOMEM;
-  err = roi__afd_set_init(&ap->set);
+  err = roi__afd_set_init(&ap->set, 1);
   if (err) {
     free(ap);
     return err;
@@ -253,15 +253,7 @@ static int afd_wake(roi_poller *p, uint64_t payload) {
 }
 
 static void afd_stats(const roi_poller *p, roi_poller_stats *out) {
-  const roi__afd_set *s = &((const afd_poller *)(const void *)p)->set;
-  out->sockets = s->map.count;
-  out->records = s->pool.records;
-  out->blocks = s->pool.blocks;
-  out->zombies = s->nzombies;
-  out->in_flight = s->in_flight;
-  out->helpers = s->ngroups;
-  out->stale = s->stale;
-  out->submits = s->submits;
+  roi__afd_set_stats(&((const afd_poller *)(const void *)p)->set, out);
 }
 
 const roi__backend roi__backend_afd = {

@@ -281,7 +281,7 @@ static roi__afd_outcome update(roi__afd_set *s, rec *r, roi__afd_result *res) {
 /* ------------------------------------------------------------------------ */
 /* The set                                                                   */
 
-int roi__afd_set_init(roi__afd_set *s) {
+int roi__afd_set_init(roi__afd_set *s, DWORD concurrency) {
   int err = roi__nt_init();
   memset(s, 0, sizeof *s);
   if (err)
@@ -291,7 +291,7 @@ int roi__afd_set_init(roi__afd_set *s) {
   err = roi__winsock_acquire();
   if (err)
     return err;
-  err = roi__port_create(&s->port);
+  err = roi__port_create(&s->port, concurrency);
   if (err) {
     roi__winsock_release();
     return err;
@@ -451,4 +451,15 @@ roi__afd_outcome roi__afd_set_decode(roi__afd_set *s, const roi__completion *c,
     return ROI__AFD_GONE;
   }
   return ROI__AFD_EVENTS;
+}
+
+void roi__afd_set_stats(const roi__afd_set *s, roi_poller_stats *out) {
+  out->sockets = s->map.count;
+  out->records = s->pool.records;
+  out->blocks = s->pool.blocks;
+  out->zombies = s->nzombies;
+  out->in_flight = s->in_flight;
+  out->helpers = s->ngroups;
+  out->stale = s->stale;
+  out->submits = s->submits;
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "pool.h"
+#include "roi/poller.h"
 #include "sockmap.h"
 #include "win/afd.h"
 
@@ -89,9 +90,14 @@ typedef struct roi__afd_result {
   int error;    /* ROI__AFD_FAILED: the ROI_E* code */
 } roi__afd_result;
 
-/* Resolves ntdll, takes a Winsock reference and creates the port. Returns 0
+/* Resolves ntdll, takes a Winsock reference and creates the port, which
+ * releases at most concurrency waiting threads at once (1 for the poller's
+ * one thread; 0, the processor count, when several threads wait). Returns 0
  * or a negative ROI_E*; on failure nothing is held. */
-int roi__afd_set_init(roi__afd_set *s);
+int roi__afd_set_init(roi__afd_set *s, DWORD concurrency);
+
+/* The set's bookkeeping in the poller's statistics structure. */
+void roi__afd_set_stats(const roi__afd_set *s, roi_poller_stats *out);
 
 /* Removes every socket, drains the port until no poll is in flight (at most
  * a few seconds; records the kernel never gave back are leaked, not freed
