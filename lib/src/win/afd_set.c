@@ -36,10 +36,11 @@
  *   another error status (NT_ERROR, severity 3) -> a failure; a success-class
  *   status other than SUCCESS (STATUS_TIMEOUT when a helper handle closes) ->
  *   no events, and the poll is submitted again; AFD_POLL_LOCAL_CLOSE -> the
- *   socket was closed. STATUS_INVALID_HANDLE is a closed socket only when the
- *   socket is indeed gone; for a live one AFD refused the base handle a
- *   layered provider gave, a failure with ROI_ELSP rather than a socket gone
- *   silent. A submit that fails synchronously queues no packet: its record is
+ *   socket was closed. An error status for a socket that is gone is a
+ *   closed socket too, whatever the status (Windows says
+ *   STATUS_INVALID_HANDLE, Wine STATUS_OBJECT_TYPE_MISMATCH); for a live one,
+ *   STATUS_INVALID_HANDLE means AFD refused the base handle a layered
+ *   provider gave: a failure with ROI_ELSP rather than a socket gone silent. A submit that fails synchronously queues no packet: its record is
  *   not in flight and is reusable at once.
  * - The set holds one Winsock reference (WSAStartup) for its lifetime.
  */
@@ -222,22 +223,23 @@ static void record_free(roi__afd_set *s, rec *r) {
 }
 
 /* A poll AFD refused (synchronously, or in its completion) with an error
- * status. STATUS_INVALID_HANDLE means the socket was closed while registered,
- * unless the socket is still alive: then AFD refuses the base handle a
- * layered provider gave, and the socket fails with ROI_ELSP rather than
- * going silent for ever. */
+ * status. Whatever the status, a socket that is gone was closed while
+ * registered: Windows says STATUS_INVALID_HANDLE for it, Wine
+ * STATUS_OBJECT_TYPE_MISMATCH when the handle value was closed (NOTES.md,
+ * Wine differences). STATUS_INVALID_HANDLE for a socket still alive means
+ * AFD refuses the base handle a layered provider gave, and the socket fails
+ * with ROI_ELSP rather than going silent for ever. */
 static roi__afd_outcome refused(rec *r, roi__ntstatus st, roi__afd_result *res) {
   int err = roi_err_from_ntstatus((uint32_t)st);
   res->rec = r;
   res->events = 0;
   res->error = 0;
-  if (st == ROI__ST_INVALID_HANDLE) {
-    if (roi__winsock_check((uintptr_t)r->node.key) != 0) {
-      r->state = ROI__AFD_CLOSED;
-      return ROI__AFD_GONE;
-    }
-    err = ROI_ELSP;
+  if (roi__winsock_check((uintptr_t)r->node.key) != 0) {
+    r->state = ROI__AFD_CLOSED;
+    return ROI__AFD_GONE;
   }
+  if (st == ROI__ST_INVALID_HANDLE)
+    err = ROI_ELSP;
   r->state = ROI__AFD_DISARMED;
   res->error = err;
   return ROI__AFD_FAILED;

@@ -44,10 +44,12 @@
  *   ABORT and no EPOLLHUP for CONNECT_FAIL; roi follows Linux there
  *   (docs/guide-epoll.md, "what differs"). The socket error itself is read
  *   with getsockopt(SO_ERROR), as on Linux.
- * - A poll that fails with an error status reports EPOLLERR and is polled
- *   again (level-triggered); a socket the set finds closed (LOCAL_CLOSE, or
- *   STATUS_INVALID_HANDLE for a socket that is gone) is unregistered at once,
- *   so its handle value may be added again.
+ * - A poll that fails with an error status on a live socket reports EPOLLERR
+ *   once and leaves the socket disarmed until EPOLL_CTL_MOD (wepoll polls it
+ *   again, which for a poll that fails at submission is a loop without end).
+ *   A socket the set finds closed (LOCAL_CLOSE, or an error status for a
+ *   socket that is gone) is unregistered at once, so its handle value may be
+ *   added again.
  * - epoll_close() marks the port closing and posts one packet under a key of
  *   its own. A waiter that dequeues it posts it again before it returns -1
  *   with EBADF, so every waiter, however many, is woken in turn; a wait
@@ -284,8 +286,9 @@ static int to_event(ep_port *p, roi__afd_outcome o, const roi__afd_result *res,
     return 0;
   }
   if (o == ROI__AFD_FAILED) {
+    /* The set left the record disarmed: polling again at once would fail
+     * again at once, and a flush would never end. EPOLL_CTL_MOD re-arms. */
     e = EPOLLERR & r->interest;
-    roi__afd_set_arm(&p->set, r, r->want); /* level-triggered, as wepoll */
   } else if (o == ROI__AFD_EVENTS) {
     e = epoll_events(res->events) & r->interest;
     roi__afd_set_requeue(&p->set, r);
