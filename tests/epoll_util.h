@@ -63,7 +63,8 @@ static inline int ep_close(EP_HANDLE h) {
 /* How long a test watches for an event that must not come. */
 #define EP_QUIET_MS 150
 
-static inline int ep_ctl(EP_HANDLE ep, int op, roi_socket s, uint32_t events, uint64_t data) {
+static inline int ep_ctl(EP_HANDLE ep, int op, roi_socket s, uint32_t events,
+                         uint64_t data) {
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = events;

@@ -192,7 +192,8 @@ ROI_TEST(windows_only_errors) {
   /* A handle that is not a socket, and the two values that never are. */
   ev.events = EPOLLIN;
   EXPECT_FAIL(epoll_ctl(ep, EPOLL_CTL_ADD, (SOCKET)event, &ev), ENOTSOCK, WSAENOTSOCK);
-  EXPECT_FAIL(epoll_ctl(ep, EPOLL_CTL_ADD, INVALID_SOCKET, &ev), EBADF, ERROR_INVALID_HANDLE);
+  EXPECT_FAIL(epoll_ctl(ep, EPOLL_CTL_ADD, INVALID_SOCKET, &ev), EBADF,
+              ERROR_INVALID_HANDLE);
   EXPECT_FAIL(epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev), EBADF, ERROR_INVALID_HANDLE);
   /* NULL events for a wait. */
   EXPECT_FAIL(epoll_wait(ep, NULL, 1, 0), EINVAL, ERROR_INVALID_PARAMETER);
@@ -229,7 +230,8 @@ ROI_TEST(data_comes_back_whole) {
   ROI_ASSERT_EQ(ep_close(ep), 0);
 }
 
-ROI_TEST_MAIN(ROI_TEST_ENTRY(constants_have_wepoll_values), ROI_TEST_ENTRY(create_and_close),
-              ROI_TEST_ENTRY(create_errors), ROI_TEST_ENTRY(bad_port_handles_are_ebadf),
-              ROI_TEST_ENTRY(ctl_errors), ROI_TEST_ENTRY(wait_errors),
-              ROI_TEST_ENTRY(windows_only_errors), ROI_TEST_ENTRY(data_comes_back_whole))
+ROI_TEST_MAIN(ROI_TEST_ENTRY(constants_have_wepoll_values),
+              ROI_TEST_ENTRY(create_and_close), ROI_TEST_ENTRY(create_errors),
+              ROI_TEST_ENTRY(bad_port_handles_are_ebadf), ROI_TEST_ENTRY(ctl_errors),
+              ROI_TEST_ENTRY(wait_errors), ROI_TEST_ENTRY(windows_only_errors),
+              ROI_TEST_ENTRY(data_comes_back_whole))

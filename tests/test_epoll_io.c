@@ -107,7 +107,8 @@ ROI_TEST(oneshot_with_hangup) {
   /* The hang-up comes once, with the readable and half-close bits a reset
    * gives, and one-shot disarms even EPOLLHUP. */
   ROI_ASSERT_EQ(ep_count(ep, 5, 600, &last), 1);
-  ROI_ASSERT_EQ_HEX(last & (EPOLLHUP | EPOLLIN | EPOLLRDHUP), EPOLLHUP | EPOLLIN | EPOLLRDHUP);
+  ROI_ASSERT_EQ_HEX(last & (EPOLLHUP | EPOLLIN | EPOLLRDHUP),
+                    EPOLLHUP | EPOLLIN | EPOLLRDHUP);
   /* MOD re-arms it and the hang-up, still there, is reported again. */
   ROI_ASSERT_EQ(ep_ctl(ep, EPOLL_CTL_MOD, pair[1], EPOLLONESHOT, 6), 0);
   ROI_ASSERT_EQ(ep_count(ep, 6, 600, &last), 1);
@@ -177,8 +178,8 @@ ROI_TEST(closed_socket_is_dropped) {
     n++;
   }
   fprintf(stderr, "  socket value %llu closed; %s after %d new sockets\n",
-          (unsigned long long)pair[0], reused != ROI_INVALID_SOCKET ? "reused" : "not reused",
-          n);
+          (unsigned long long)pair[0],
+          reused != ROI_INVALID_SOCKET ? "reused" : "not reused", n);
   ROI_ASSERT_TRUE(reused != ROI_INVALID_SOCKET);
   ROI_ASSERT_EQ(ep_ctl(ep, EPOLL_CTL_ADD, reused, EPOLLOUT, 12), 0);
   ROI_ASSERT_EQ_HEX(ep_wait_for(ep, 12, EP_DEADLINE_MS), EPOLLOUT);
@@ -295,8 +296,8 @@ ROI_TEST(many_sockets_one_wait) {
   memset(seen, 0, sizeof seen);
   for (i = 0; i < N; i++) {
     ROI_ASSERT_EQ(roi_sock_pair_tcp(pair[i]), 0);
-    ROI_ASSERT_EQ(ep_ctl(ep, EPOLL_CTL_ADD, pair[i][1], EPOLLIN | EPOLLONESHOT, (uint64_t)i),
-                  0);
+    ROI_ASSERT_EQ(
+        ep_ctl(ep, EPOLL_CTL_ADD, pair[i][1], EPOLLIN | EPOLLONESHOT, (uint64_t)i), 0);
     ROI_ASSERT_EQ(ep_send_byte(pair[i][0]), 1);
   }
   /* Each one-shot socket is reported once, never more than maxevents (7)
@@ -320,10 +321,12 @@ ROI_TEST(many_sockets_one_wait) {
   ROI_ASSERT_EQ(ep_close(ep), 0);
 }
 
-ROI_TEST_MAIN(ROI_TEST_ENTRY(writable_after_connect), ROI_TEST_ENTRY(level_triggered_until_read),
+ROI_TEST_MAIN(ROI_TEST_ENTRY(writable_after_connect),
+              ROI_TEST_ENTRY(level_triggered_until_read),
               ROI_TEST_ENTRY(oneshot_reports_once_until_mod),
-              ROI_TEST_ENTRY(hangup_is_level_triggered), ROI_TEST_ENTRY(oneshot_with_hangup),
-              ROI_TEST_ENTRY(peer_fin_is_rdhup), ROI_TEST_ENTRY(peer_fin_with_unread_data),
+              ROI_TEST_ENTRY(hangup_is_level_triggered),
+              ROI_TEST_ENTRY(oneshot_with_hangup), ROI_TEST_ENTRY(peer_fin_is_rdhup),
+              ROI_TEST_ENTRY(peer_fin_with_unread_data),
               ROI_TEST_ENTRY(closed_socket_is_dropped),
               ROI_TEST_ENTRY(closed_oneshot_socket_is_dropped),
               ROI_TEST_ENTRY(refused_connect_is_err_hup),

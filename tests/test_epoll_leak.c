@@ -1,1 +1,3 @@
-int main(void){return 77;}
+int main(void) {
+  return 77;
+}
