@@ -113,6 +113,26 @@ static inline int ep_count(EP_HANDLE ep, uint64_t data, int ms, uint32_t *last) 
   }
 }
 
+/* A new port and a connected TCP pair for a test; returns 0, or -1 with
+ * nothing left open. */
+static inline int ep_open_pair(EP_HANDLE *ep, roi_socket pair[2]) {
+  *ep = epoll_create1(0);
+  if (*ep == EP_NO_HANDLE)
+    return -1;
+  if (roi_sock_pair_tcp(pair) != 0) {
+    ep_close(*ep);
+    return -1;
+  }
+  return 0;
+}
+
+/* Closes what ep_open_pair() opened; returns ep_close()'s result. */
+static inline int ep_close_pair(EP_HANDLE ep, roi_socket pair[2]) {
+  roi_sock_close(pair[0]);
+  roi_sock_close(pair[1]);
+  return ep_close(ep);
+}
+
 static inline int ep_send_byte(roi_socket s) {
   char c = 'x';
   return roi_sock_send(s, &c, 1);

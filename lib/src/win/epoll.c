@@ -98,42 +98,36 @@ static roi__sockmap table;
 /* Errors                                                                    */
 
 /* wepoll's pairs of Win32 error and errno for what these calls can fail
- * with; an error without a pair of its own is reported as wepoll reports an
- * unmapped one (ERROR_GEN_FAILURE, which its table pairs with EACCES). */
-static int fail(int err) {
+ * with. An error without a pair of its own is reported as wepoll reports an
+ * unmapped one: ERROR_GEN_FAILURE, which its table pairs with EACCES. */
+static const struct {
+  int roi;
   DWORD win;
   int errnum;
-  switch (err) {
-  case ROI_EBADF:
-    win = ERROR_INVALID_HANDLE, errnum = EBADF;
-    break;
-  case ROI_ENOTSOCK:
-    win = WSAENOTSOCK, errnum = ENOTSOCK;
-    break;
-  case ROI_EEXIST:
-    win = ERROR_ALREADY_EXISTS, errnum = EEXIST;
-    break;
-  case ROI_ENOENT:
-    win = ERROR_NOT_FOUND, errnum = ENOENT;
-    break;
-  case ROI_EINVAL:
-    win = ERROR_INVALID_PARAMETER, errnum = EINVAL;
-    break;
-  case ROI_ENOMEM:
-    win = ERROR_NOT_ENOUGH_MEMORY, errnum = ENOMEM;
-    break;
-  case ROI_ELSP:
-  case ROI_ENOSYS:
-  case ROI_ENOTSUP:
-    win = ERROR_NOT_SUPPORTED, errnum = ENOTSUP;
-    break;
-  case ROI_EMFILE:
-    win = ERROR_TOO_MANY_OPEN_FILES, errnum = EMFILE;
-    break;
-  default:
-    win = ERROR_GEN_FAILURE, errnum = EACCES;
-    break;
-  }
+} error_pairs[] = {
+    {ROI_EBADF, ERROR_INVALID_HANDLE, EBADF},
+    {ROI_ENOTSOCK, WSAENOTSOCK, ENOTSOCK},
+    {ROI_EEXIST, ERROR_ALREADY_EXISTS, EEXIST},
+    {ROI_ENOENT, ERROR_NOT_FOUND, ENOENT},
+    {ROI_EINVAL, ERROR_INVALID_PARAMETER, EINVAL},
+    {ROI_ENOMEM, ERROR_NOT_ENOUGH_MEMORY, ENOMEM},
+    {ROI_ELSP, ERROR_NOT_SUPPORTED, ENOTSUP},
+    {ROI_ENOSYS, ERROR_NOT_SUPPORTED, ENOTSUP},
+    {ROI_ENOTSUP, ERROR_NOT_SUPPORTED, ENOTSUP},
+    {ROI_EMFILE, ERROR_TOO_MANY_OPEN_FILES, EMFILE},
+};
+
+/* Sets errno and the last error for an ROI_E* code; returns -1. */
+static int fail(int err) {
+  DWORD win = ERROR_GEN_FAILURE;
+  int errnum = EACCES;
+  size_t i;
+  for (i = 0; i < sizeof error_pairs / sizeof error_pairs[0]; i++)
+    if (error_pairs[i].roi == err) {
+      win = error_pairs[i].win;
+      errnum = error_pairs[i].errnum;
+      break;
+    }
   errno = errnum;
   SetLastError(win);
   return -1;
