@@ -40,8 +40,9 @@
  *   closed socket too, whatever the status (Windows says
  *   STATUS_INVALID_HANDLE, Wine STATUS_OBJECT_TYPE_MISMATCH); for a live one,
  *   STATUS_INVALID_HANDLE means AFD refused the base handle a layered
- *   provider gave: a failure with ROI_ELSP rather than a socket gone silent. A submit that fails synchronously queues no packet: its record is
- *   not in flight and is reusable at once.
+ *   provider gave: a failure with ROI_ELSP rather than a socket gone silent.
+ *   A submit that fails synchronously queues no packet: its record is not in
+ *   flight and is reusable at once.
  * - The set holds one Winsock reference (WSAStartup) for its lifetime.
  */
 #include "win/afd_set.h"
