@@ -112,8 +112,8 @@ static int nt_error(roi__ntstatus st) {
   return roi_err_from_ntstatus((uint32_t)st);
 }
 
-int roi__port_create(HANDLE *out) {
-  HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+int roi__port_create(HANDLE *out, DWORD concurrency) {
+  HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, concurrency);
   if (!port)
     return roi_err_from_win32(GetLastError());
   *out = port;

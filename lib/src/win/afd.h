@@ -66,8 +66,9 @@ typedef struct roi__afd_poll_info {
 /* Resolves the ntdll functions once per process. Returns 0 or ROI_ENOSYS. */
 int roi__nt_init(void);
 
-/* A completion port. Returns 0 or a mapped error. */
-int roi__port_create(HANDLE *out);
+/* A completion port that releases at most concurrency threads at once (0:
+ * as many as there are processors). Returns 0 or a mapped error. */
+int roi__port_create(HANDLE *out, DWORD concurrency);
 
 /* Dequeues up to max packets, waiting timeout_ms (-1: for ever). Returns the
  * number dequeued, 0 on timeout, or a mapped error. */
