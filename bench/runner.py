@@ -83,13 +83,17 @@ def figures(args, have):
                  wine=True, scale=2),
             Case("roi poll (Wine)", "bench_scale", ["--backend", "poll", "--busy", str(n)] + s,
                  wine=True, scale=2),
+            # The same program driven through roi/epoll.h (the epoll_* layer).
+            Case("roi epoll API (Wine)", "bench_epoll", ["--busy", str(n)] + s, wine=True,
+                 scale=2),
         ]
         figs.append(Figure(
             f"pingpong-{n}", f"Ping-pong, {n} connection{'s' if n > 1 else ''}", "events/s",
             cases,
             [("roi epoll", "libuv", "at least 1.0 at 100 and 1,000"),
              ("roi epoll", "libevent", ""), ("roi poll", "libuv", ""),
-             ("roi afd (Wine)", "roi poll (Wine)", "")]))
+             ("roi afd (Wine)", "roi poll (Wine)", ""),
+             ("roi epoll API (Wine)", "roi afd (Wine)", "")]))
     sc = ["--busy", "10", "--seconds", str(args.seconds), "--warmup", str(args.warmup)]
     idle = ["--idle", str(args.idle)]
     figs.append(Figure(
@@ -100,9 +104,14 @@ def figures(args, have):
               idle_peer=True),
          Case("roi afd (Wine), alone", "bench_scale", ["--backend", "afd"] + sc, wine=True),
          Case("roi afd (Wine), with idle", "bench_scale", ["--backend", "afd"] + sc + idle,
-              wine=True, idle_peer=True)],
+              wine=True, idle_peer=True),
+         Case("roi epoll API (Wine), alone", "bench_epoll", sc, wine=True),
+         Case("roi epoll API (Wine), with idle", "bench_epoll", sc + idle, wine=True,
+              idle_peer=True)],
         [("roi epoll, with idle", "roi epoll, alone", "at least 0.8"),
-         ("roi afd (Wine), with idle", "roi afd (Wine), alone", "at least 0.8")]))
+         ("roi afd (Wine), with idle", "roi afd (Wine), alone", "at least 0.8"),
+         ("roi epoll API (Wine), with idle", "roi epoll API (Wine), alone", ""),
+         ("roi epoll API (Wine), with idle", "roi afd (Wine), with idle", "")]))
     figs.append(Figure(
         "wake", "Cross-thread wake round trips", "round trips/s",
         [Case("roi epoll", "bench_wake", ["--impl", "roi", "--backend", "epoll"] + s),
