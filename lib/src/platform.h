@@ -50,23 +50,24 @@ uint64_t roi__now_ns(void);
 void roi__sleep_ms(unsigned ms);
 
 /* A count that one thread writes and others only read, with no ordering
- * asked of either access: a store and a load that cannot tear (relaxed
- * atomics; on MSVC, whose C compiler lacks them, a volatile access of an
- * aligned word, which its targets never tear). On x86 both are plain moves,
- * unlike a lock or an atomic read-modify-write. */
+ * asked of either access: a store and a load that cannot tear (GCC's and
+ * Clang's relaxed atomics; elsewhere, as with MSVC, whose C compiler lacks
+ * them, a volatile access of an aligned word, which its targets never
+ * tear). On x86 both are plain moves, unlike a lock or an atomic
+ * read-modify-write. */
 static inline void roi__relaxed_store(size_t *p, size_t v) {
-#if defined(_MSC_VER) && !defined(__clang__)
-  *(volatile size_t *)p = v;
-#else
+#ifdef __GNUC__
   __atomic_store_n(p, v, __ATOMIC_RELAXED);
+#else
+  *(volatile size_t *)p = v;
 #endif
 }
 
 static inline size_t roi__relaxed_load(const size_t *p) {
-#if defined(_MSC_VER) && !defined(__clang__)
-  return *(const volatile size_t *)p;
-#else
+#ifdef __GNUC__
   return __atomic_load_n(p, __ATOMIC_RELAXED);
+#else
+  return *(const volatile size_t *)p;
 #endif
 }
 
