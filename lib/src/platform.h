@@ -49,6 +49,9 @@ uint64_t roi__now_ns(void);
 
 void roi__sleep_ms(unsigned ms);
 
+/* Gives the CPU to another ready thread, if any. */
+void roi__yield(void);
+
 /* A count that one thread writes and others only read, with no ordering
  * asked of either access: a store and a load that cannot tear (GCC's and
  * Clang's relaxed atomics; elsewhere, as with MSVC, whose C compiler lacks

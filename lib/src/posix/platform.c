@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -140,6 +141,10 @@ void roi__sleep_ms(unsigned ms) {
   ts.tv_nsec = (long)(ms % 1000) * 1000000L;
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
+}
+
+void roi__yield(void) {
+  sched_yield();
 }
 
 int roi__under_wine(void) {

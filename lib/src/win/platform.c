@@ -111,6 +111,10 @@ void roi__sleep_ms(unsigned ms) {
   Sleep(ms);
 }
 
+void roi__yield(void) {
+  (void)SwitchToThread();
+}
+
 int roi__under_wine(void) {
   /* Wine's ntdll exports wine_get_version; Windows' does not. */
   HMODULE ntdll = GetModuleHandleA("ntdll.dll");
