@@ -21,7 +21,8 @@
 /* The largest piece of a message copied into the staging buffer to be sent
  * (see gather()). */
 #define COPY_MAX 2048
-/* The most messages taken from the pool at once for one read's frames. */
+/* The most frames cut, and messages taken from the pool for them, at once
+ * (their descriptions live on the reactor's stack). */
 #define TAKE_BATCH 128
 
 /* Marks a message as coming back from the engine with a status. */
@@ -324,72 +325,89 @@ static void frame_timer(roi_engine *e, roi__chan *c, int restart) {
  * when the channel closed. With kept, buf is the channel's kept bytes
  * themselves.
  *
- * The messages for a read's frames are taken from the pool together, and
- * the frames go to the group together, so that a read costs the reactor two
- * lock round trips however many frames it holds: a round trip per frame was
- * the largest cost of small messages, and one the receiving application's
- * put() and receive fought over. */
+ * Frames are cut TAKE_BATCH at a time; their messages are taken from the
+ * pool together, and they go to the group together, so that a batch costs
+ * the reactor two lock round trips however many frames it holds: a round
+ * trip per frame was the largest cost of small messages, and one the
+ * receiving application's put() and receive fought over. */
 static int parse_frames(roi_engine *e, roi__chan *c, const uint8_t *buf, size_t len,
                         int kept) {
-  size_t off = 0, held;
-  roi_message *stock = NULL, *out = NULL, **out_end = &out;
+  roi__frame f[TAKE_BATCH];
+  size_t off = 0;
   int close = 0, pause = 0;
-  while (off < len) {
-    roi__frame f;
-    roi_message *m;
-    int rc = roi__frame_parse(buf + off, len - off, &f);
-    if (rc == 0)
-      break;
-    close = rc < 0 ? -rc : frame_refused(c, &f.header);
-    if (close)
-      break;
-    if (!c->hello_seen) {
-      /* An accepted connection's whole HelloRequest: it may stay now, even
-       * if its delivery waits for the pool (that wait is the engine's). */
-      c->hello_seen = 1;
-      if (c->timer == ROI__TIMER_HELLO)
-        c->timer = ROI__TIMER_NONE;
-    }
-    if (!stock) {
-      stock =
-          roi__engine_take(e, c, roi__frame_count(buf + off, len - off, TAKE_BATCH), &held);
-      if (!stock) {
-        pause = 1;
+  for (;;) {
+    size_t n = 0, at = off, held, i;
+    int end = 0; /* the status that closes the channel after these frames */
+    roi_message *stock, *out = NULL, **out_end = &out;
+    /* Cut and check up to TAKE_BATCH whole frames, once each. */
+    while (n < TAKE_BATCH && at < len) {
+      int rc = roi__frame_parse(buf + at, len - at, &f[n]);
+      if (rc == 0)
+        break;
+      end = rc < 0 ? -rc : frame_refused(c, &f[n].header);
+      if (end)
+        break;
+      if (!c->hello_seen) {
+        /* An accepted connection's whole HelloRequest: it may stay now,
+         * even if its delivery waits for the pool (that wait is the
+         * engine's). */
+        c->hello_seen = 1;
+        if (c->timer == ROI__TIMER_HELLO)
+          c->timer = ROI__TIMER_NONE;
+      }
+      at += f[n].size;
+      /* A received ByeSignal is the peer's notice, delivered like any
+       * message: tofu sends one without the priority bit and keeps the
+       * channel open (Reactor.zig, sendBye); the close comes with the
+       * peer's FIN. A ByeResponse ends the channel once delivered. */
+      if ((f[n++].header.proto & ROI__PROTO_OPCODE) == ROI_OP_BYE_RESPONSE) {
+        end = ROI_STATUS_CHANNEL_CLOSED;
         break;
       }
-      /* The episode its pool_empty Signal told of ends when the channel
-       * holds at most half its share again: a channel that keeps bumping
-       * into its share is told once, not once per message. */
-      if (held + 1 <= e->share / 2)
-        c->signalled = 0;
     }
-    m = stock;
-    stock = m->next;
-    m->next = NULL;
-    if (roi__frame_to_message(&f, m) != 0) {
-      roi__engine_give(e, m);
-      close = ROI_STATUS_ALLOCATION_FAILED;
+    if (n == 0) {
+      close = end;
       break;
     }
-    off += f.size;
-    m->channel = c->number;
-    if (c->id == 0)
-      c->id = m->id;
-    *out_end = m;
-    out_end = &m->next;
-    /* A received ByeSignal is the peer's notice, delivered like any
-     * message: tofu sends one without the priority bit and keeps the
-     * channel open (Reactor.zig, sendBye); the close comes with the peer's
-     * FIN. A ByeResponse ends the channel. */
-    if ((m->proto & ROI__PROTO_OPCODE) == ROI_OP_BYE_RESPONSE) {
-      close = ROI_STATUS_CHANNEL_CLOSED;
+    stock = roi__engine_take(e, c, n, &held);
+    if (!stock) {
+      pause = 1;
+      break;
+    }
+    /* The episode its pool_empty Signal told of ends when the channel holds
+     * at most half its share again: a channel that keeps bumping into its
+     * share is told once, not once per message. */
+    if (held + 1 <= e->share / 2)
+      c->signalled = 0;
+    for (i = 0; i < n && stock; i++) {
+      roi_message *m = stock;
+      stock = m->next;
+      m->next = NULL;
+      if (roi__frame_to_message(&f[i], m) != 0) {
+        roi__engine_give(e, m);
+        close = ROI_STATUS_ALLOCATION_FAILED;
+        break;
+      }
+      off += f[i].size;
+      m->channel = c->number;
+      if (c->id == 0)
+        c->id = m->id;
+      *out_end = m;
+      out_end = &m->next;
+    }
+    if (out)
+      roi__group_deliver_list(c->group, out);
+    if (stock)
+      roi__engine_give_list(e, stock);
+    if (close)
+      break;
+    /* Fewer messages than frames: the next take finds the share or the
+     * pool spent and pauses, or goes on with what came back meanwhile. */
+    if (i == n && end) {
+      close = end;
       break;
     }
   }
-  if (out)
-    roi__group_deliver_list(c->group, out);
-  if (stock)
-    roi__engine_give_list(e, stock);
   if (close) {
     roi__chan_close(e, c, close, 1);
     return 0;

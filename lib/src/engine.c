@@ -195,7 +195,7 @@ roi_message *roi__engine_take(roi_engine *e, roi__chan *c, size_t want, size_t *
    * receiving application's put() and the reactor fought over. */
   roi__mutex_lock(e->lock);
   gen = s->gen;
-  if (want > (s->held < e->share ? e->share - s->held : 0))
+  if (s->held + want > e->share)
     want = s->held < e->share ? e->share - s->held : 0;
   while (got + make < want) {
     m = pool_pop(e);

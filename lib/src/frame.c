@@ -90,19 +90,6 @@ int roi__frame_parse(const uint8_t *buf, size_t len, roi__frame *out) {
   return 1;
 }
 
-size_t roi__frame_count(const uint8_t *buf, size_t len, size_t max) {
-  size_t n = 0, off = 0;
-  while (n < max && len - off >= ROI__FRAME_HEADER_SIZE) {
-    const uint8_t *h = buf + off;
-    size_t size = ROI__FRAME_HEADER_SIZE + (size_t)get16(h + 12) + get16(h + 14);
-    if (len - off < size)
-      break;
-    off += size;
-    n++;
-  }
-  return n;
-}
-
 int roi__frame_to_message(const roi__frame *f, roi_message *m) {
   int err;
   roi_message_reset(m);

@@ -61,11 +61,6 @@ typedef struct roi__frame {
  * bytes are needed; or the negated roi_status of a bad header field. */
 int roi__frame_parse(const uint8_t *buf, size_t len, roi__frame *out);
 
-/* How many whole frames, at most max, lie one after another at the start of
- * [buf, buf + len), judged by their lengths alone (roi__frame_parse() still
- * checks each). */
-size_t roi__frame_count(const uint8_t *buf, size_t len, size_t max);
-
 /* Copies a parsed frame into m (reset first). Returns 0 or ROI_ENOMEM. */
 int roi__frame_to_message(const roi__frame *f, roi_message *m);
 
